@@ -1,0 +1,113 @@
+#include "backend.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* The one table of backends. A backend is compiled in when the Makefile finds
+ * its library (or the compiler supports its instructions) and defines HAVE_<NAME>. */
+#ifdef HAVE_OPENBLAS
+extern const vae_backend vae_backend_openblas;
+#endif
+#ifdef HAVE_ONEDNN
+extern const vae_backend vae_backend_onednn;
+#endif
+#ifdef HAVE_AVX2
+extern const vae_backend vae_backend_avx2;
+#endif
+
+static const vae_backend *const registry[] = {
+    &vae_backend_naive,
+#ifdef HAVE_OPENBLAS
+    &vae_backend_openblas,
+#endif
+#ifdef HAVE_ONEDNN
+    &vae_backend_onednn,
+#endif
+#ifdef HAVE_AVX2
+    &vae_backend_avx2,
+#endif
+};
+
+int vae_backend_count(void) { return (int)(sizeof registry / sizeof registry[0]); }
+
+const vae_backend *vae_backend_at(int i)
+{
+    return i >= 0 && i < vae_backend_count() ? registry[i] : NULL;
+}
+
+static int usable(const vae_backend *be, char *why, size_t len)
+{
+    if (!be->available) return 1;
+    return be->available(why, len) == 0;
+}
+
+void vae_backend_list(char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < vae_backend_count(); i++) {
+        char why[128];
+        if (!usable(registry[i], why, sizeof why)) continue;
+        int n = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", registry[i]->name);
+        if (n < 0 || (size_t)n >= len - used) break;
+        used += (size_t)n;
+    }
+}
+
+const vae_backend *vae_backend_find(const char *name, vae_error *err)
+{
+    char list[256];
+    vae_backend_list(list, sizeof list);
+    for (int i = 0; i < vae_backend_count(); i++) {
+        if (strcmp(registry[i]->name, name) != 0) continue;
+        char why[128] = "";
+        if (!usable(registry[i], why, sizeof why)) {
+            vae_fail(err, "backend '%s' is not usable here: %s (available: %s)", name, why, list);
+            return NULL;
+        }
+        return registry[i];
+    }
+    vae_fail(err, "unknown backend '%s' (available: %s)", name, list);
+    return NULL;
+}
+
+int vae_dense_forward(const vae_backend *be, void **state, const float *x, const float *W,
+                      const float *b, float *y, int B, int n_in, int n_out, vae_act act,
+                      vae_error *err)
+{
+    if (be->dense_forward) {
+        int rc = be->dense_forward(state, x, W, b, y, B, n_in, n_out, act, err);
+        if (rc != VAE_DECLINED) return rc;
+    }
+    return vae_backend_naive.dense_forward(NULL, x, W, b, y, B, n_in, n_out, act, err);
+}
+
+int vae_dense_backward(const vae_backend *be, void **state, const float *x, const float *W,
+                       const float *y, const float *dy, float *dpre, float *dx, float *dW,
+                       float *db, int B, int n_in, int n_out, vae_act act, vae_error *err)
+{
+    if (be->dense_backward) {
+        int rc = be->dense_backward(state, x, W, y, dy, dpre, dx, dW, db, B, n_in, n_out,
+                                    act, err);
+        if (rc != VAE_DECLINED) return rc;
+    }
+    return vae_backend_naive.dense_backward(NULL, x, W, y, dy, dpre, dx, dW, db, B, n_in,
+                                            n_out, act, err);
+}
+
+void vae_act_forward(const vae_backend *be, vae_act act, const float *x, float *y, size_t n)
+{
+    (be->act_forward ? be : &vae_backend_naive)->act_forward(act, x, y, n);
+}
+
+void vae_act_backward(const vae_backend *be, vae_act act, const float *y, const float *dy,
+                      float *dx, size_t n)
+{
+    (be->act_backward ? be : &vae_backend_naive)->act_backward(act, y, dy, dx, n);
+}
+
+void vae_adam_update(const vae_backend *be, float *p, float *g, float *m, float *v, size_t n,
+                     const vae_adam_step *s)
+{
+    (be->adam_update ? be : &vae_backend_naive)->adam_update(p, g, m, v, n, s);
+}

@@ -1,0 +1,74 @@
+/* The backend vtable: a table of function pointers chosen at run time by name.
+ *
+ * Contract for every slot (DESIGN.md):
+ *  - row-major (batch x features); outputs after inputs; inputs are const;
+ *  - dense weights W are (n_in x n_out), so y = act(x W + b);
+ *  - parameter gradients ACCUMULATE (+=); the optimizer zeroes them;
+ *  - dx == NULL skips the input gradient; dx is overwritten, not accumulated;
+ *  - a slot may be NULL, or return VAE_DECLINED for a shape: the naive backend then does it.
+ * `state` points at a per-layer slot a backend may fill once (cached primitives,
+ * packed weights) and free in state_free. */
+#ifndef VAE_BACKEND_H
+#define VAE_BACKEND_H
+
+#include <stddef.h>
+
+#include "activation.h"
+#include "error.h"
+
+typedef struct vae_adam_step {
+    float lr, beta1, beta2, eps;
+    float bias1, bias2; /* 1 - beta1^t, 1 - beta2^t */
+} vae_adam_step;
+
+typedef struct vae_backend {
+    const char *name;
+    const char *description;
+    /* optional: 0 when usable on this machine, else fills why and returns -1 */
+    int (*available)(char *why, size_t why_len);
+    /* optional: thread count for backends that have threads */
+    void (*set_threads)(int threads);
+
+    /* y (B x n_out) = act(x (B x n_in) W (n_in x n_out) + b (n_out)) */
+    int (*dense_forward)(void **state, const float *x, const float *W, const float *b,
+                         float *y, int B, int n_in, int n_out, vae_act act, vae_error *err);
+    /* dpre (B x n_out, scratch) = dy * act'(y); dW += x^T dpre; db += colsum(dpre);
+     * dx = dpre W^T unless dx is NULL. */
+    int (*dense_backward)(void **state, const float *x, const float *W, const float *y,
+                          const float *dy, float *dpre, float *dx, float *dW, float *db,
+                          int B, int n_in, int n_out, vae_act act, vae_error *err);
+    void (*state_free)(void *state); /* optional */
+
+    /* y = act(x) over n values; dx = dy * act'(y) */
+    void (*act_forward)(vae_act act, const float *x, float *y, size_t n);
+    void (*act_backward)(vae_act act, const float *y, const float *dy, float *dx, size_t n);
+
+    /* one Adam update of n parameters; zeroes g afterwards */
+    void (*adam_update)(float *p, float *g, float *m, float *v, size_t n,
+                        const vae_adam_step *s);
+} vae_backend;
+
+extern const vae_backend vae_backend_naive;
+
+/* The registry: every compiled-in backend, in a fixed order, naive first. */
+int vae_backend_count(void);
+const vae_backend *vae_backend_at(int i);
+/* Looks a usable backend up by name; on failure the error lists the usable ones. */
+const vae_backend *vae_backend_find(const char *name, vae_error *err);
+/* "naive, openblas" style list of usable backends into buf. */
+void vae_backend_list(char *buf, size_t len);
+
+/* Dispatch with the naive fallback for empty slots and declined shapes. */
+int vae_dense_forward(const vae_backend *be, void **state, const float *x, const float *W,
+                      const float *b, float *y, int B, int n_in, int n_out, vae_act act,
+                      vae_error *err);
+int vae_dense_backward(const vae_backend *be, void **state, const float *x, const float *W,
+                       const float *y, const float *dy, float *dpre, float *dx, float *dW,
+                       float *db, int B, int n_in, int n_out, vae_act act, vae_error *err);
+void vae_act_forward(const vae_backend *be, vae_act act, const float *x, float *y, size_t n);
+void vae_act_backward(const vae_backend *be, vae_act act, const float *y, const float *dy,
+                      float *dx, size_t n);
+void vae_adam_update(const vae_backend *be, float *p, float *g, float *m, float *v, size_t n,
+                     const vae_adam_step *s);
+
+#endif

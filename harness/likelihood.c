@@ -1,0 +1,113 @@
+#include "likelihood.h"
+
+#include <math.h>
+#include <string.h>
+
+const char *const vae_likelihood_names[VAE_LIK_COUNT] = {
+    "bernoulli", "cbernoulli", "gaussian", "mse", "gaussian_learned", "gaussian_logvar"
+};
+
+int vae_likelihood_parse(const char *name)
+{
+    for (int i = 0; name && i < VAE_LIK_COUNT; i++)
+        if (strcmp(name, vae_likelihood_names[i]) == 0) return i;
+    return -1;
+}
+
+int vae_likelihood_normalised(vae_likelihood kind) { return kind != VAE_LIK_MSE; }
+
+static const double LOG_2PI = 1.8378770664093453;
+
+double vae_cb_log_norm(double lambda, double *dlog_norm)
+{
+    /* C(l) = 2 atanh(1 - 2l) / (1 - 2l), and C(1/2) = 2. With u = 1 - 2l,
+     * log C = log 2 + log(atanh(u)/u) = log 2 + u^2/3 + 13 u^4/90 + O(u^6). */
+    double u = 1.0 - 2.0 * lambda, dlog_du;
+    double log_c;
+    if (fabs(u) < 1e-3) {
+        log_c = 0.6931471805599453 + u * u / 3.0 + 13.0 * u * u * u * u / 90.0;
+        dlog_du = 2.0 * u / 3.0 + 52.0 * u * u * u / 90.0;
+    } else {
+        double at = atanh(u);
+        log_c = log(2.0 * at / u);
+        dlog_du = 1.0 / ((1.0 - u * u) * at) - 1.0 / u;
+    }
+    if (dlog_norm) *dlog_norm = -2.0 * dlog_du;
+    return log_c;
+}
+
+int vae_likelihood_eval(const vae_lik_args *a, const float *x, int x_rows, const float *out,
+                        const float *logvar, int rows, int D, double *nll, float *dout,
+                        float *dlogvar, float scale, double *dnoise_raw, vae_error *err)
+{
+    double var = a->noise_var, dvar_sum = 0.0;
+    if (a->kind == VAE_LIK_GAUSSIAN_LEARNED) {
+        double rho = a->noise_raw; /* softplus, computed stably */
+        var = rho > 0 ? rho + log1p(exp(-rho)) : log1p(exp(rho));
+    }
+    const double lo = a->clamp_eps, hi = 1.0 - a->clamp_eps;
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + (size_t)(r % x_rows) * D, *o = out + (size_t)r * D;
+        float *g = dout ? dout + (size_t)r * D : NULL;
+        double s = 0.0;
+        switch (a->kind) {
+        case VAE_LIK_BERNOULLI:
+        case VAE_LIK_CBERNOULLI:
+            for (int j = 0; j < D; j++) {
+                double p = o[j], t = xr[j], dp = 0.0;
+                int clamped = !(p >= lo && p <= hi); /* also catches NaN */
+                if (clamped) p = p < lo ? lo : hi;
+                s -= t * log(p) + (1.0 - t) * log1p(-p);
+                if (!clamped) dp = (p - t) / (p * (1.0 - p));
+                if (a->kind == VAE_LIK_CBERNOULLI) {
+                    double dlogc;
+                    s -= vae_cb_log_norm(p, &dlogc);
+                    if (!clamped) dp -= dlogc;
+                }
+                if (g) g[j] = (float)(scale * dp); /* zero where clamped, as a clip is */
+            }
+            break;
+        case VAE_LIK_MSE:
+            for (int j = 0; j < D; j++) {
+                double e = (double)o[j] - xr[j];
+                s += e * e;
+                if (g) g[j] = (float)(scale * 2.0 * e);
+            }
+            break;
+        case VAE_LIK_GAUSSIAN:
+        case VAE_LIK_GAUSSIAN_LEARNED: {
+            double sq = 0.0;
+            for (int j = 0; j < D; j++) {
+                double e = (double)o[j] - xr[j];
+                sq += e * e;
+                if (g) g[j] = (float)(scale * e / var);
+            }
+            s = sq / (2.0 * var) + 0.5 * D * (LOG_2PI + log(var));
+            dvar_sum += -sq / (2.0 * var * var) + 0.5 * D / var;
+            break;
+        }
+        case VAE_LIK_GAUSSIAN_LOGVAR: {
+            const float *lv = logvar + (size_t)r * D;
+            float *glv = dlogvar ? dlogvar + (size_t)r * D : NULL;
+            for (int j = 0; j < D; j++) {
+                double e = (double)o[j] - xr[j], prec = exp(-(double)lv[j]);
+                s += 0.5 * (e * e * prec + lv[j] + LOG_2PI);
+                if (g) g[j] = (float)(scale * e * prec);
+                if (glv) glv[j] = (float)(scale * 0.5 * (1.0 - e * e * prec));
+            }
+            break;
+        }
+        default:
+            return vae_fail(err, "unknown likelihood %d", (int)a->kind);
+        }
+        if (!isfinite(s))
+            return vae_fail(err, "likelihood '%s' is not finite at row %d (NaN or infinite "
+                            "data or output)", vae_likelihood_names[a->kind], r + 1);
+        nll[r] = s;
+    }
+    if (dnoise_raw && a->kind == VAE_LIK_GAUSSIAN_LEARNED) {
+        double sig = 1.0 / (1.0 + exp(-(double)a->noise_raw)); /* d softplus / d rho */
+        *dnoise_raw += scale * dvar_sum * sig;
+    }
+    return VAE_OK;
+}

@@ -1,0 +1,736 @@
+/* The Lua 5.4 binding: `local vae = require "vae"`.
+ * Models and matrices are userdata with one metatable each (methods in __index,
+ * __gc = the same idempotent close). Config tables are checked strictly: an
+ * unknown key, a wrong type or a bad value raises an error naming the key.
+ * Misuse raises; operational failures (an unusable backend, training that
+ * diverged) return nil, message. */
+#define _POSIX_C_SOURCE 200809L
+#include <lauxlib.h>
+#include <lua.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "data.h"
+#include "model.h"
+
+#define MATRIX_MT "vae.matrix"
+#define MODEL_MT "vae.model"
+
+/* ---------- matrices ---------- */
+
+typedef struct lmatrix {
+    vae_mat *m;
+} lmatrix;
+
+static vae_mat *push_matrix(lua_State *L, int rows, int cols)
+{
+    lmatrix *u = lua_newuserdatauv(L, sizeof *u, 0);
+    u->m = NULL;
+    luaL_setmetatable(L, MATRIX_MT);
+    if (!(u->m = vae_mat_new(rows, cols))) luaL_error(L, "out of memory for a %d x %d matrix", rows, cols);
+    return u->m;
+}
+
+static vae_mat *check_matrix(lua_State *L, int idx)
+{
+    lmatrix *u = luaL_checkudata(L, idx, MATRIX_MT);
+    if (!u->m) luaL_argerror(L, idx, "matrix is closed");
+    return u->m;
+}
+
+/* A matrix, or a data set table with a matrix in field x. */
+static vae_mat *check_data(lua_State *L, int idx)
+{
+    if (lua_istable(L, idx)) {
+        lua_getfield(L, idx, "x");
+        lmatrix *u = luaL_testudata(L, -1, MATRIX_MT);
+        lua_pop(L, 1); /* the table keeps it alive */
+        if (u && u->m) return u->m;
+        luaL_argerror(L, idx, "data set table without a matrix in field 'x'");
+    }
+    lmatrix *u = luaL_testudata(L, idx, MATRIX_MT);
+    if (!u || !u->m)
+        luaL_argerror(L, idx, lua_pushfstring(L, "matrix or data set expected, got %s",
+                                              luaL_typename(L, idx)));
+    return u->m;
+}
+
+/* vae.matrix(rows, cols [, fill]) or vae.matrix{{...}, {...}} */
+static int l_matrix(lua_State *L)
+{
+    if (lua_istable(L, 1)) {
+        int rows = (int)luaL_len(L, 1), cols = 0;
+        if (rows < 1) return luaL_argerror(L, 1, "table of rows is empty");
+        lua_geti(L, 1, 1);
+        if (!lua_istable(L, -1)) return luaL_argerror(L, 1, "row 1 is not a table");
+        cols = (int)luaL_len(L, -1);
+        lua_pop(L, 1);
+        if (cols < 1) return luaL_argerror(L, 1, "row 1 is empty");
+        vae_mat *m = push_matrix(L, rows, cols);
+        for (int i = 1; i <= rows; i++) {
+            if (lua_geti(L, 1, i) != LUA_TTABLE || luaL_len(L, -1) != cols)
+                return luaL_error(L, "vae.matrix: row %d is not a table of %d numbers", i, cols);
+            for (int j = 1; j <= cols; j++) {
+                lua_geti(L, -1, j);
+                int isnum;
+                lua_Number v = lua_tonumberx(L, -1, &isnum);
+                if (!isnum) return luaL_error(L, "vae.matrix: row %d, column %d is not a number", i, j);
+                m->v[(size_t)(i - 1) * cols + (j - 1)] = (float)v;
+                lua_pop(L, 1);
+            }
+            lua_pop(L, 1);
+        }
+        return 1;
+    }
+    lua_Integer rows = luaL_checkinteger(L, 1), cols = luaL_checkinteger(L, 2);
+    if (rows < 0 || cols < 0 || rows > 100000000 || cols > 100000000)
+        return luaL_error(L, "vae.matrix: bad shape %I x %I", rows, cols);
+    float fill = (float)luaL_optnumber(L, 3, 0.0);
+    vae_mat *m = push_matrix(L, (int)rows, (int)cols);
+    for (size_t i = 0; i < (size_t)rows * cols; i++) m->v[i] = fill;
+    return 1;
+}
+
+static size_t check_index(lua_State *L, vae_mat *m, int ai, int aj)
+{
+    lua_Integer i = luaL_checkinteger(L, ai), j = luaL_checkinteger(L, aj);
+    if (i < 1 || i > m->rows) luaL_argerror(L, ai, "row out of range");
+    if (j < 1 || j > m->cols) luaL_argerror(L, aj, "column out of range");
+    return (size_t)(i - 1) * m->cols + (size_t)(j - 1);
+}
+
+static int m_get(lua_State *L)
+{
+    vae_mat *m = check_matrix(L, 1);
+    lua_pushnumber(L, m->v[check_index(L, m, 2, 3)]);
+    return 1;
+}
+
+static int m_set(lua_State *L)
+{
+    vae_mat *m = check_matrix(L, 1);
+    size_t k = check_index(L, m, 2, 3);
+    m->v[k] = (float)luaL_checknumber(L, 4);
+    return 0;
+}
+
+static int m_rows(lua_State *L) { lua_pushinteger(L, check_matrix(L, 1)->rows); return 1; }
+static int m_cols(lua_State *L) { lua_pushinteger(L, check_matrix(L, 1)->cols); return 1; }
+
+/* m:totable() -> {{...}, ...} */
+static int m_totable(lua_State *L)
+{
+    vae_mat *m = check_matrix(L, 1);
+    lua_createtable(L, m->rows, 0);
+    for (int i = 0; i < m->rows; i++) {
+        lua_createtable(L, m->cols, 0);
+        for (int j = 0; j < m->cols; j++) {
+            lua_pushnumber(L, m->v[(size_t)i * m->cols + j]);
+            lua_rawseti(L, -2, j + 1);
+        }
+        lua_rawseti(L, -2, i + 1);
+    }
+    return 1;
+}
+
+/* m:col(j) -> {...} */
+static int m_col(lua_State *L)
+{
+    vae_mat *m = check_matrix(L, 1);
+    lua_Integer j = luaL_checkinteger(L, 2);
+    if (j < 1 || j > m->cols) return luaL_argerror(L, 2, "column out of range");
+    lua_createtable(L, m->rows, 0);
+    for (int i = 0; i < m->rows; i++) {
+        lua_pushnumber(L, m->v[(size_t)i * m->cols + (j - 1)]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    return 1;
+}
+
+/* m:rowslice(first, last) -> a new matrix with rows first..last */
+static int m_rowslice(lua_State *L)
+{
+    vae_mat *m = check_matrix(L, 1);
+    lua_Integer a = luaL_checkinteger(L, 2), b = luaL_optinteger(L, 3, m->rows);
+    if (a < 1 || b > m->rows || a > b) return luaL_error(L, "rowslice: bad range %I..%I of %d rows", a, b, m->rows);
+    vae_mat *r = push_matrix(L, (int)(b - a + 1), m->cols);
+    memcpy(r->v, m->v + (size_t)(a - 1) * m->cols, (size_t)r->rows * m->cols * sizeof(float));
+    return 1;
+}
+
+static int m_close(lua_State *L)
+{
+    lmatrix *u = luaL_checkudata(L, 1, MATRIX_MT);
+    vae_mat_free(u->m);
+    u->m = NULL;
+    return 0;
+}
+
+static int m_tostring(lua_State *L)
+{
+    lmatrix *u = luaL_checkudata(L, 1, MATRIX_MT);
+    if (u->m) lua_pushfstring(L, "vae.matrix(%d x %d)", u->m->rows, u->m->cols);
+    else lua_pushliteral(L, "vae.matrix(closed)");
+    return 1;
+}
+
+/* ---------- strict option tables ---------- */
+
+/* Raises unless every key of the table at idx is in allowed (NULL-terminated). */
+static void check_keys(lua_State *L, int idx, const char *what, const char *const *allowed)
+{
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "%s: keys must be names (got a %s key)", what, luaL_typename(L, -1));
+        const char *k = lua_tostring(L, -1);
+        int ok = 0;
+        for (int i = 0; allowed[i]; i++) ok = ok || strcmp(k, allowed[i]) == 0;
+        if (!ok) {
+            luaL_Buffer b;
+            luaL_buffinit(L, &b);
+            for (int i = 0; allowed[i]; i++) {
+                if (i) luaL_addstring(&b, ", ");
+                luaL_addstring(&b, allowed[i]);
+            }
+            luaL_pushresult(&b);
+            luaL_error(L, "%s: unknown key '%s' (allowed: %s)", what, k, lua_tostring(L, -1));
+        }
+    }
+}
+
+static lua_Integer opt_int(lua_State *L, int idx, const char *what, const char *key,
+                           lua_Integer def, lua_Integer lo, lua_Integer hi)
+{
+    int t = lua_getfield(L, idx, key);
+    lua_Integer v = def;
+    if (t != LUA_TNIL) {
+        int isint;
+        v = lua_tointegerx(L, -1, &isint);
+        if (!isint)
+            luaL_error(L, "%s: key '%s' must be an integer (got %s)", what, key,
+                       t == LUA_TNUMBER ? "a fraction" : luaL_typename(L, -1));
+        if (v < lo || v > hi)
+            luaL_error(L, "%s: key '%s' must be in [%I, %I] (got %I)", what, key, lo, hi, v);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+/* lo_open/hi_open make the bound exclusive. */
+static double opt_num(lua_State *L, int idx, const char *what, const char *key, double def,
+                      double lo, int lo_open, double hi, int hi_open)
+{
+    int t = lua_getfield(L, idx, key);
+    double v = def;
+    if (t != LUA_TNIL) {
+        if (t != LUA_TNUMBER)
+            luaL_error(L, "%s: key '%s' must be a number (got %s)", what, key, luaL_typename(L, -1));
+        v = lua_tonumber(L, -1);
+        if (!isfinite(v) || (lo_open ? v <= lo : v < lo) || (hi_open ? v >= hi : v > hi))
+            luaL_error(L, "%s: key '%s' must be in %s%g, %g%s (got %f)", what, key,
+                       lo_open ? "(" : "[", lo, hi, hi_open ? ")" : "]", v);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+static int opt_bool(lua_State *L, int idx, const char *what, const char *key, int def)
+{
+    int t = lua_getfield(L, idx, key), v = def;
+    if (t != LUA_TNIL) {
+        if (t != LUA_TBOOLEAN)
+            luaL_error(L, "%s: key '%s' must be true or false (got %s)", what, key, luaL_typename(L, -1));
+        v = lua_toboolean(L, -1);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+/* Parses a name against names[count]; raises naming the allowed values. */
+static int check_name(lua_State *L, const char *what, const char *key, const char *name,
+                      const char *const *names, int count, int parsed)
+{
+    if (parsed >= 0) return parsed;
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (int i = 0; i < count; i++) {
+        if (i) luaL_addstring(&b, ", ");
+        luaL_addstring(&b, names[i]);
+    }
+    luaL_pushresult(&b);
+    return luaL_error(L, "%s: key '%s' has unknown value '%s' (allowed: %s)", what, key, name,
+                      lua_tostring(L, -1));
+}
+
+static const char *opt_str(lua_State *L, int idx, const char *what, const char *key,
+                           const char *def)
+{
+    int t = lua_getfield(L, idx, key);
+    const char *v = def;
+    if (t != LUA_TNIL) {
+        if (t != LUA_TSTRING)
+            luaL_error(L, "%s: key '%s' must be a string (got %s)", what, key, luaL_typename(L, -1));
+        v = lua_tostring(L, -1);
+    }
+    lua_pop(L, 1); /* the string stays alive in the config table */
+    return v;
+}
+
+static int parse_act(lua_State *L, const char *what, const char *key, const char *name)
+{
+    return check_name(L, what, key, name, vae_act_names, VAE_ACT_COUNT, vae_act_parse(name));
+}
+
+/* key = {w1, w2, ...}; returns the count or -1 when absent. */
+static int opt_widths(lua_State *L, int idx, const char *what, const char *key, int *w)
+{
+    int t = lua_getfield(L, idx, key);
+    if (t == LUA_TNIL) {
+        lua_pop(L, 1);
+        return -1;
+    }
+    if (t != LUA_TTABLE)
+        luaL_error(L, "%s: key '%s' must be a list of widths (got %s)", what, key, luaL_typename(L, -1));
+    lua_Integer n = luaL_len(L, -1);
+    if (n > VAE_MAX_HIDDEN) luaL_error(L, "%s: key '%s' has %I layers (at most %d)", what, key, n, VAE_MAX_HIDDEN);
+    for (int i = 0; i < n; i++) {
+        lua_geti(L, -1, i + 1);
+        int isint;
+        lua_Integer v = lua_tointegerx(L, -1, &isint);
+        if (!isint || v < 1 || v > 1000000)
+            luaL_error(L, "%s: key '%s'[%d] must be a width >= 1 (got %s)", what, key, i + 1,
+                       luaL_tolstring(L, -1, NULL));
+        w[i] = (int)v;
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return (int)n;
+}
+
+/* key = "relu" (every layer) or {"elu", "tanh"} (one per layer). */
+static int opt_acts(lua_State *L, int idx, const char *what, const char *key, int n,
+                    vae_act *acts)
+{
+    int t = lua_getfield(L, idx, key);
+    if (t == LUA_TNIL) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    if (t == LUA_TSTRING) {
+        int a = parse_act(L, what, key, lua_tostring(L, -1));
+        for (int i = 0; i < n; i++) acts[i] = (vae_act)a;
+    } else if (t == LUA_TTABLE) {
+        if (luaL_len(L, -1) != n)
+            luaL_error(L, "%s: key '%s' lists %I activations for %d hidden layers", what, key,
+                       luaL_len(L, -1), n);
+        for (int i = 0; i < n; i++) {
+            lua_geti(L, -1, i + 1);
+            if (!lua_isstring(L, -1)) luaL_error(L, "%s: key '%s'[%d] must be a name", what, key, i + 1);
+            acts[i] = (vae_act)parse_act(L, what, key, lua_tostring(L, -1));
+            lua_pop(L, 1);
+        }
+    } else {
+        luaL_error(L, "%s: key '%s' must be a name or a list of names (got %s)", what, key,
+                   luaL_typename(L, -1));
+    }
+    lua_pop(L, 1);
+    return 1;
+}
+
+/* ---------- models ---------- */
+
+typedef struct lmodel {
+    vae_model *m;
+} lmodel;
+
+static vae_model *check_model(lua_State *L, int idx)
+{
+    lmodel *u = luaL_checkudata(L, idx, MODEL_MT);
+    if (!u->m) luaL_argerror(L, idx, "model is closed");
+    return u->m;
+}
+
+static const char *const model_keys[] = {
+    "input", "latent", "hidden", "activation", "decoder_hidden", "decoder_activation",
+    "output", "head", "likelihood", "noise_var", "posterior_var", "clamp", "kl", "beta",
+    "warmup", "dropout", "decoder_dropout", "samples", "init", "init_magnitude", "backend",
+    "threads", "seed", NULL
+};
+
+/* vae.model{...} -> model, or nil, message when the backend is not usable here */
+static int l_model(lua_State *L)
+{
+    const char *W = "vae.model";
+    luaL_checktype(L, 1, LUA_TTABLE);
+    check_keys(L, 1, W, model_keys);
+    vae_config c;
+    vae_config_default(&c);
+    c.input = (int)opt_int(L, 1, W, "input", 0, 1, 100000000);
+    c.latent = (int)opt_int(L, 1, W, "latent", 0, 1, 100000);
+    if (c.input == 0) return luaL_error(L, "%s: key 'input' is required (the data width)", W);
+    if (c.latent == 0) return luaL_error(L, "%s: key 'latent' is required (the latent width)", W);
+    int n = opt_widths(L, 1, W, "hidden", c.enc_width);
+    c.n_enc = n < 0 ? 1 : n;
+    for (int i = 0; i < c.n_enc; i++) c.enc_act[i] = VAE_ACT_RELU;
+    opt_acts(L, 1, W, "activation", c.n_enc, c.enc_act);
+    /* the decoder mirrors the encoder unless told otherwise; given widths take the
+     * encoder's first activation */
+    n = opt_widths(L, 1, W, "decoder_hidden", c.dec_width);
+    c.n_dec = n < 0 ? c.n_enc : n;
+    vae_act first = c.n_enc ? c.enc_act[0] : VAE_ACT_RELU;
+    for (int i = 0; i < c.n_dec; i++) {
+        if (n < 0) c.dec_width[i] = c.enc_width[c.n_enc - 1 - i];
+        c.dec_act[i] = n < 0 ? c.enc_act[c.n_enc - 1 - i] : first;
+    }
+    opt_acts(L, 1, W, "decoder_activation", c.n_dec, c.dec_act);
+    const char *s = opt_str(L, 1, W, "output", "sigmoid");
+    c.output_act = (vae_act)parse_act(L, W, "output", s);
+    s = opt_str(L, 1, W, "head", "logvar");
+    c.head = (vae_head)check_name(L, W, "head", s, vae_head_names, VAE_HEAD_COUNT, vae_head_parse(s));
+    s = opt_str(L, 1, W, "likelihood", "bernoulli");
+    c.likelihood = (vae_likelihood)check_name(L, W, "likelihood", s, vae_likelihood_names,
+                                              VAE_LIK_COUNT, vae_likelihood_parse(s));
+    c.noise_var = (float)opt_num(L, 1, W, "noise_var", 1.0, 0, 1, 1e6, 0);
+    c.posterior_var = (float)opt_num(L, 1, W, "posterior_var", 1e-6, 0, 1, 1e6, 0);
+    c.clamp_eps = (float)opt_num(L, 1, W, "clamp", 1e-7, 0, 1, 0.5, 1);
+    c.kl = opt_bool(L, 1, W, "kl", 1);
+    c.beta = (float)opt_num(L, 1, W, "beta", 1.0, 0, 0, 1e6, 0);
+    c.warmup = (int)opt_int(L, 1, W, "warmup", 0, 0, 1000000);
+    c.enc_dropout = (float)opt_num(L, 1, W, "dropout", 0.0, 0, 0, 1, 1);
+    c.dec_dropout = (float)opt_num(L, 1, W, "decoder_dropout", c.enc_dropout, 0, 0, 1, 1);
+    c.samples = (int)opt_int(L, 1, W, "samples", 1, 1, 100000);
+    s = opt_str(L, 1, W, "init", "xavier");
+    int init = -1;
+    for (int i = 0; i < VAE_INIT_COUNT; i++) if (strcmp(s, vae_init_names[i]) == 0) init = i;
+    c.init = (vae_init)check_name(L, W, "init", s, vae_init_names, VAE_INIT_COUNT, init);
+    c.init_magnitude = (float)opt_num(L, 1, W, "init_magnitude", 3.0, 0, 1, 1e6, 0);
+    c.threads = (int)opt_int(L, 1, W, "threads", 0, 0, 4096);
+    c.seed = (uint64_t)opt_int(L, 1, W, "seed", 1, 0, LUA_MAXINTEGER);
+    s = opt_str(L, 1, W, "backend", "naive");
+    vae_error err;
+    int known = 0;
+    for (int i = 0; i < vae_backend_count(); i++) known = known || strcmp(vae_backend_at(i)->name, s) == 0;
+    if (!known) {
+        vae_backend_find(s, &err);
+        return luaL_error(L, "%s: key 'backend': %s", W, err.msg);
+    }
+    if (!(c.backend = vae_backend_find(s, &err))) {
+        lua_pushnil(L);
+        lua_pushstring(L, err.msg);
+        return 2;
+    }
+    if (vae_config_check(&c, &err)) return luaL_error(L, "%s: %s", W, err.msg);
+    lmodel *u = lua_newuserdatauv(L, sizeof *u, 0);
+    u->m = NULL;
+    luaL_setmetatable(L, MODEL_MT);
+    if (!(u->m = vae_model_new(&c, &err))) return luaL_error(L, "%s: %s", W, err.msg);
+    return 1;
+}
+
+static int push_losses(lua_State *L, const vae_losses *l)
+{
+    lua_createtable(L, 0, 4);
+    lua_pushnumber(L, l->loss); lua_setfield(L, -2, "loss");
+    lua_pushnumber(L, l->recon); lua_setfield(L, -2, "recon");
+    lua_pushnumber(L, l->kl); lua_setfield(L, -2, "kl");
+    lua_pushnumber(L, l->kl_weight); lua_setfield(L, -2, "kl_weight");
+    return 1;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static const char *const fit_keys[] = {
+    "epochs", "batch", "lr", "beta1", "beta2", "eps", "shuffle", "validation",
+    "validate_every", "on_epoch", NULL
+};
+
+/* model:fit(data, {epochs=, batch=, lr=, ..., validation=, on_epoch=function(rec)})
+ * -> history (a list of per-epoch records), or nil, message, partial history.
+ * on_epoch may return false to stop early. */
+static int mo_fit(lua_State *L)
+{
+    const char *W = "fit";
+    vae_model *m = check_model(L, 1);
+    vae_mat *data = check_data(L, 2);
+    if (lua_isnoneornil(L, 3)) lua_newtable(L);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    lua_settop(L, 3);
+    check_keys(L, 3, W, fit_keys);
+    vae_train_opts o;
+    vae_train_opts_default(&o);
+    int epochs = (int)opt_int(L, 3, W, "epochs", 1, 1, 100000000);
+    int t = lua_getfield(L, 3, "batch");
+    if (t == LUA_TSTRING && strcmp(lua_tostring(L, -1), "full") == 0) o.batch = 0;
+    else if (t != LUA_TNIL) o.batch = (int)opt_int(L, 3, W, "batch", 32, 1, 100000000);
+    lua_pop(L, 1);
+    o.lr = (float)opt_num(L, 3, W, "lr", o.lr, 0, 1, 10, 0);
+    o.beta1 = (float)opt_num(L, 3, W, "beta1", o.beta1, 0, 0, 1, 1);
+    o.beta2 = (float)opt_num(L, 3, W, "beta2", o.beta2, 0, 0, 1, 1);
+    o.eps = (float)opt_num(L, 3, W, "eps", o.eps, 0, 1, 1, 0);
+    o.shuffle = opt_bool(L, 3, W, "shuffle", 1);
+    int every = (int)opt_int(L, 3, W, "validate_every", 1, 1, 100000000);
+    vae_mat *val = NULL;
+    if (lua_getfield(L, 3, "validation") != LUA_TNIL) val = check_data(L, lua_gettop(L));
+    lua_pop(L, 1);
+    int has_cb = lua_getfield(L, 3, "on_epoch") != LUA_TNIL; /* index 4 */
+    if (has_cb && !lua_isfunction(L, 4))
+        return luaL_error(L, "%s: key 'on_epoch' must be a function (got %s)", W, luaL_typename(L, 4));
+    lua_newtable(L); /* history, index 5 */
+    vae_error err;
+    for (int e = 0; e < epochs; e++) {
+        double t0 = now_seconds();
+        vae_losses tr, va;
+        if (vae_train_epoch(m, data, &o, e, &tr, &err)) {
+            lua_pushnil(L);
+            lua_pushstring(L, err.msg);
+            lua_pushvalue(L, 5);
+            return 3;
+        }
+        double secs = now_seconds() - t0;
+        push_losses(L, &tr);
+        lua_pushinteger(L, e + 1); lua_setfield(L, -2, "epoch");
+        lua_pushnumber(L, secs); lua_setfield(L, -2, "seconds");
+        if (val && ((e + 1) % every == 0 || e + 1 == epochs)) {
+            if (vae_evaluate(m, val, e, &va, &err)) {
+                lua_pushnil(L);
+                lua_pushstring(L, err.msg);
+                lua_pushvalue(L, 5);
+                return 3;
+            }
+            lua_pushnumber(L, va.loss); lua_setfield(L, -2, "val_loss");
+            lua_pushnumber(L, va.recon); lua_setfield(L, -2, "val_recon");
+            lua_pushnumber(L, va.kl); lua_setfield(L, -2, "val_kl");
+        }
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, 5, e + 1);
+        if (has_cb) {
+            lua_pushvalue(L, 4);
+            lua_insert(L, -2);
+            lua_call(L, 1, 1);
+            int stop = lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
+            lua_pop(L, 1);
+            if (stop) break;
+        } else {
+            lua_pop(L, 1);
+        }
+    }
+    return 1;
+}
+
+/* model:evaluate(data [, epoch]) -> {loss=, recon=, kl=, kl_weight=} (per example) */
+static int mo_evaluate(lua_State *L)
+{
+    vae_model *m = check_model(L, 1);
+    vae_mat *d = check_data(L, 2);
+    int epoch = (int)luaL_optinteger(L, 3, 0) - 1; /* 1-based epoch; none = final weight */
+    vae_losses l;
+    vae_error err;
+    if (vae_evaluate(m, d, epoch, &l, &err)) return luaL_error(L, "evaluate: %s", err.msg);
+    return push_losses(L, &l);
+}
+
+/* model:encode(x) -> mu, sigma (matrices n x latent) */
+static int mo_encode(lua_State *L)
+{
+    vae_model *m = check_model(L, 1);
+    vae_mat *x = check_data(L, 2);
+    int Lw = vae_model_config(m)->latent;
+    vae_mat *mu = push_matrix(L, x->rows, Lw), *sg = push_matrix(L, x->rows, Lw);
+    vae_error err;
+    if (vae_encode(m, x, mu, sg, &err)) return luaL_error(L, "encode: %s", err.msg);
+    return 2;
+}
+
+static int mo_decode(lua_State *L)
+{
+    vae_model *m = check_model(L, 1);
+    vae_mat *z = check_matrix(L, 2);
+    vae_mat *out = push_matrix(L, z->rows, vae_model_config(m)->input);
+    vae_error err;
+    if (vae_decode(m, z, out, &err)) return luaL_error(L, "decode: %s", err.msg);
+    return 1;
+}
+
+static int mo_reconstruct(lua_State *L)
+{
+    vae_model *m = check_model(L, 1);
+    vae_mat *x = check_data(L, 2);
+    vae_mat *out = push_matrix(L, x->rows, vae_model_config(m)->input);
+    vae_error err;
+    if (vae_reconstruct(m, x, out, &err)) return luaL_error(L, "reconstruct: %s", err.msg);
+    return 1;
+}
+
+static int mo_sample(lua_State *L)
+{
+    vae_model *m = check_model(L, 1);
+    lua_Integer n = luaL_checkinteger(L, 2);
+    if (n < 1 || n > 10000000) return luaL_argerror(L, 2, "sample count must be >= 1");
+    vae_mat *out = push_matrix(L, (int)n, vae_model_config(m)->input);
+    vae_error err;
+    if (vae_sample(m, out, &err)) return luaL_error(L, "sample: %s", err.msg);
+    return 1;
+}
+
+/* model:log_likelihood(data [, k=1000]) -> mean importance-weighted log p(x) in nats */
+static int mo_log_likelihood(lua_State *L)
+{
+    vae_model *m = check_model(L, 1);
+    vae_mat *d = check_data(L, 2);
+    lua_Integer k = luaL_optinteger(L, 3, 1000);
+    if (k < 1 || k > 10000000) return luaL_argerror(L, 3, "k must be >= 1");
+    double v;
+    vae_error err;
+    if (vae_log_likelihood(m, d, (int)k, &v, &err)) return luaL_error(L, "log_likelihood: %s", err.msg);
+    lua_pushnumber(L, v);
+    return 1;
+}
+
+static int mo_info(lua_State *L)
+{
+    vae_model *m = check_model(L, 1);
+    const vae_config *c = vae_model_config(m);
+    size_t n;
+    vae_model_params(m, &n);
+    lua_createtable(L, 0, 6);
+    lua_pushinteger(L, (lua_Integer)n); lua_setfield(L, -2, "params");
+    lua_pushstring(L, c->backend->name); lua_setfield(L, -2, "backend");
+    lua_pushstring(L, vae_likelihood_names[c->likelihood]); lua_setfield(L, -2, "likelihood");
+    lua_pushboolean(L, vae_likelihood_normalised(c->likelihood)); lua_setfield(L, -2, "normalised");
+    float pv = vae_model_posterior_var(m), nv = vae_model_noise_var(m);
+    if (!isnan(pv)) { lua_pushnumber(L, pv); lua_setfield(L, -2, "posterior_var"); }
+    if (!isnan(nv)) { lua_pushnumber(L, nv); lua_setfield(L, -2, "noise_var"); }
+    return 1;
+}
+
+static int mo_close(lua_State *L)
+{
+    lmodel *u = luaL_checkudata(L, 1, MODEL_MT);
+    vae_model_free(u->m);
+    u->m = NULL;
+    return 0;
+}
+
+static int mo_tostring(lua_State *L)
+{
+    lmodel *u = luaL_checkudata(L, 1, MODEL_MT);
+    if (!u->m) {
+        lua_pushliteral(L, "vae.model(closed)");
+        return 1;
+    }
+    const vae_config *c = vae_model_config(u->m);
+    lua_pushfstring(L, "vae.model(%d -> %d, %s, %s)", c->input, c->latent,
+                    vae_likelihood_names[c->likelihood], c->backend->name);
+    return 1;
+}
+
+/* ---------- module functions ---------- */
+
+static const char *const scurve_keys[] = { "n", "seed", NULL };
+
+/* vae.data.scurve{n = 300, seed = 1} -> {x = matrix n x 2, t = matrix n x 1, name = "scurve"} */
+static int l_scurve(lua_State *L)
+{
+    if (lua_isnoneornil(L, 1)) lua_newtable(L);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    check_keys(L, 1, "vae.data.scurve", scurve_keys);
+    int n = (int)opt_int(L, 1, "vae.data.scurve", "n", 300, 1, 100000000);
+    uint64_t seed = (uint64_t)opt_int(L, 1, "vae.data.scurve", "seed", 1, 0, LUA_MAXINTEGER);
+    vae_mat *X, *T;
+    vae_error err;
+    if (vae_scurve(n, seed, &X, &T, &err)) return luaL_error(L, "%s", err.msg);
+    lua_createtable(L, 0, 3);
+    vae_mat *x = push_matrix(L, 0, 0);
+    vae_free(x->v);
+    *x = *X;
+    free(X);
+    lua_setfield(L, -2, "x");
+    vae_mat *t = push_matrix(L, 0, 0);
+    vae_free(t->v);
+    *t = *T;
+    free(T);
+    lua_setfield(L, -2, "t");
+    lua_pushliteral(L, "scurve");
+    lua_setfield(L, -2, "name");
+    return 1;
+}
+
+/* vae.backends() -> {{name=, description=}, ...} for those usable on this machine */
+static int l_backends(lua_State *L)
+{
+    lua_newtable(L);
+    int k = 0;
+    for (int i = 0; i < vae_backend_count(); i++) {
+        const vae_backend *be = vae_backend_at(i);
+        char why[128];
+        if (be->available && be->available(why, sizeof why)) continue;
+        lua_createtable(L, 0, 2);
+        lua_pushstring(L, be->name); lua_setfield(L, -2, "name");
+        lua_pushstring(L, be->description); lua_setfield(L, -2, "description");
+        lua_rawseti(L, -2, ++k);
+    }
+    return 1;
+}
+
+static int l_clock(lua_State *L)
+{
+    lua_pushnumber(L, now_seconds());
+    return 1;
+}
+
+static const luaL_Reg matrix_methods[] = {
+    { "get", m_get }, { "set", m_set }, { "rows", m_rows }, { "cols", m_cols },
+    { "totable", m_totable }, { "col", m_col }, { "rowslice", m_rowslice },
+    { "close", m_close }, { NULL, NULL }
+};
+
+static const luaL_Reg model_methods[] = {
+    { "fit", mo_fit }, { "evaluate", mo_evaluate }, { "encode", mo_encode },
+    { "decode", mo_decode }, { "reconstruct", mo_reconstruct }, { "sample", mo_sample },
+    { "log_likelihood", mo_log_likelihood }, { "info", mo_info }, { "close", mo_close },
+    { NULL, NULL }
+};
+
+static void new_class(lua_State *L, const char *name, const luaL_Reg *methods,
+                      lua_CFunction gc, lua_CFunction tostring)
+{
+    luaL_newmetatable(L, name);
+    lua_newtable(L);
+    luaL_setfuncs(L, methods, 0);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, gc);
+    lua_setfield(L, -2, "__close");
+    lua_pushcfunction(L, tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pop(L, 1);
+}
+
+int luaopen_vae(lua_State *L)
+{
+    new_class(L, MATRIX_MT, matrix_methods, m_close, m_tostring);
+    new_class(L, MODEL_MT, model_methods, mo_close, mo_tostring);
+    static const luaL_Reg fns[] = {
+        { "model", l_model }, { "matrix", l_matrix }, { "backends", l_backends },
+        { "clock", l_clock }, { NULL, NULL }
+    };
+    luaL_newlib(L, fns);
+    lua_newtable(L);
+    lua_pushcfunction(L, l_scurve);
+    lua_setfield(L, -2, "scurve");
+    lua_setfield(L, -2, "data");
+    lua_pushliteral(L, "0.1");
+    lua_setfield(L, -2, "version");
+    return 1;
+}

@@ -1,0 +1,69 @@
+#include "posterior.h"
+
+#include <math.h>
+#include <string.h>
+
+const char *const vae_head_names[VAE_HEAD_COUNT] = { "logvar", "softplus", "exp", "shared" };
+
+int vae_head_parse(const char *name)
+{
+    for (int i = 0; name && i < VAE_HEAD_COUNT; i++)
+        if (strcmp(name, vae_head_names[i]) == 0) return i;
+    return -1;
+}
+
+static double softplus(double r) { return r > 0 ? r + log1p(exp(-r)) : log1p(exp(r)); }
+static double sigmoid(double r) { return 1.0 / (1.0 + exp(-r)); }
+
+float vae_softplus_inverse(float y) { return (float)(y > 20.0f ? y : log(expm1((double)y))); }
+
+void vae_head_sigma(vae_head h, const float *raw, float shared_raw, int n, float *sigma,
+                    float *log_sigma, float *dsigma)
+{
+    if (h == VAE_HEAD_SHARED) {
+        double var = softplus(shared_raw), s = sqrt(var);
+        float ls = (float)(0.5 * log(var)), ds = (float)(sigmoid(shared_raw) / (2.0 * s));
+        for (int i = 0; i < n; i++) {
+            sigma[i] = (float)s;
+            log_sigma[i] = ls;
+            dsigma[i] = ds;
+        }
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        double r = raw[i], s;
+        switch (h) {
+        case VAE_HEAD_LOGVAR:
+            s = exp(0.5 * r);
+            log_sigma[i] = (float)(0.5 * r);
+            dsigma[i] = (float)(0.5 * s);
+            break;
+        case VAE_HEAD_SOFTPLUS:
+            s = 1e-6 + softplus(r);
+            log_sigma[i] = (float)log(s);
+            dsigma[i] = (float)sigmoid(r);
+            break;
+        default: /* VAE_HEAD_EXP */
+            s = exp(r);
+            log_sigma[i] = (float)r;
+            dsigma[i] = (float)s;
+        }
+        sigma[i] = (float)s;
+    }
+}
+
+void vae_kl_normal(const float *mu, const float *sigma, const float *log_sigma, int B, int L,
+                   double *kl, float *dmu, float *dsig, float scale)
+{
+    for (int r = 0; r < B; r++) {
+        double s = 0.0;
+        for (int j = 0; j < L; j++) {
+            size_t i = (size_t)r * L + j;
+            double m = mu[i], sg = sigma[i];
+            s += 0.5 * (m * m + sg * sg - 1.0 - 2.0 * log_sigma[i]);
+            if (dmu) dmu[i] += (float)(scale * m);
+            if (dsig) dsig[i] += (float)(scale * (sg - 1.0 / sg));
+        }
+        kl[r] = s;
+    }
+}

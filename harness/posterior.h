@@ -1,0 +1,32 @@
+/* The encoder's posterior q(z|x) = N(mu, diag sigma^2): how sigma comes from the
+ * variance head, the reparameterised sample, and the closed-form KL to N(0, I). */
+#ifndef VAE_POSTERIOR_H
+#define VAE_POSTERIOR_H
+
+typedef enum vae_head {
+    VAE_HEAD_LOGVAR = 0, /* r = log sigma^2                    (Keras, seed 004) */
+    VAE_HEAD_SOFTPLUS,   /* sigma = 1e-6 + softplus(r)         (ADCME, seed 001) */
+    VAE_HEAD_EXP,        /* sigma = exp(r)                     (Pyro, seed 002)  */
+    VAE_HEAD_SHARED,     /* sigma^2 = softplus(rho), ONE rho for all points and dims
+                            (MXFusion, seed 000); no variance head layer */
+    VAE_HEAD_COUNT
+} vae_head;
+
+extern const char *const vae_head_names[VAE_HEAD_COUNT];
+int vae_head_parse(const char *name);
+
+/* For n elements: sigma, log sigma and d sigma / d raw, where raw is the head's
+ * output (or, for the shared head, the scalar shared_raw, and raw may be NULL). */
+void vae_head_sigma(vae_head h, const float *raw, float shared_raw, int n, float *sigma,
+                    float *log_sigma, float *dsigma);
+
+/* KL(N(mu, sigma^2) || N(0,1)) summed over L dims, per row of B:
+ * kl[r] = 1/2 sum(mu^2 + sigma^2 - 1 - 2 log sigma).
+ * If dmu/dsig are not NULL, they get scale * dKL/dmu and scale * dKL/dsigma ADDED. */
+void vae_kl_normal(const float *mu, const float *sigma, const float *log_sigma, int B, int L,
+                   double *kl, float *dmu, float *dsig, float scale);
+
+/* The inverse of softplus, for initial values of positive parameters. */
+float vae_softplus_inverse(float y);
+
+#endif

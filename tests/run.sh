@@ -1,0 +1,54 @@
+#!/bin/sh
+# Runs the C tests and the Lua tests, plainly and/or under AddressSanitizer +
+# UBSan (arguments: plain, sanitize), and ends with "N passed, N failed".
+cd "$(dirname "$0")/.." || exit 1
+LUA=${LUA:-lua5.4}
+passed=0
+failed=0
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+# suite NAME COMMAND...: runs it, echoes its output, adds its summary line to the totals.
+suite() {
+    name=$1; shift
+    echo "== $name"
+    "$@" >"$out" 2>&1
+    rc=$?
+    cat "$out"
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1)
+    if [ -z "$line" ]; then
+        echo "not ok - $name crashed or printed no summary (exit $rc)"
+        failed=$((failed + 1))
+        return
+    fi
+    p=${line%% passed*}
+    f=${line#*, }; f=${f%% failed*}
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        echo "not ok - $name exited $rc"
+        f=1
+    fi
+    passed=$((passed + p))
+    failed=$((failed + f))
+}
+
+for mode in "$@"; do
+    case $mode in
+    plain)
+        suite "C tests" build/test_harness
+        suite "Lua tests" "$LUA" tests/test_lua.lua ./vae.so
+        ;;
+    sanitize)
+        export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+        export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+        suite "C tests (ASan+UBSan)" build/asan/test_harness
+        # The interpreter is not instrumented: preload the runtime for the module.
+        # Leak checks are off here because lua itself is not built with ASan.
+        asan=$(${CC:-cc} -print-file-name=libasan.so)
+        ubsan=$(${CC:-cc} -print-file-name=libubsan.so)
+        ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD="$asan $ubsan" \
+            suite "Lua tests (ASan+UBSan)" "$LUA" tests/test_lua.lua build/asan/vae.so
+        ;;
+    esac
+done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
