@@ -8,6 +8,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -230,9 +231,12 @@ static double opt_num(lua_State *L, int idx, const char *what, const char *key, 
         if (t != LUA_TNUMBER)
             luaL_error(L, "%s: key '%s' must be a number (got %s)", what, key, luaL_typename(L, -1));
         v = lua_tonumber(L, -1);
-        if (!isfinite(v) || (lo_open ? v <= lo : v < lo) || (hi_open ? v >= hi : v > hi))
-            luaL_error(L, "%s: key '%s' must be in %s%g, %g%s (got %f)", what, key,
-                       lo_open ? "(" : "[", lo, hi, hi_open ? ")" : "]", v);
+        if (!isfinite(v) || (lo_open ? v <= lo : v < lo) || (hi_open ? v >= hi : v > hi)) {
+            char msg[256]; /* luaL_error has no %g */
+            snprintf(msg, sizeof msg, "%s: key '%s' must be in %s%g, %g%s (got %g)", what, key,
+                     lo_open ? "(" : "[", lo, hi, hi_open ? ")" : "]", v);
+            luaL_error(L, "%s", msg);
+        }
     }
     lua_pop(L, 1);
     return v;
@@ -484,8 +488,11 @@ static int mo_fit(lua_State *L)
     int has_cb = lua_getfield(L, 3, "on_epoch") != LUA_TNIL; /* index 4 */
     if (has_cb && !lua_isfunction(L, 4))
         return luaL_error(L, "%s: key 'on_epoch' must be a function (got %s)", W, luaL_typename(L, 4));
+    vae_error err; /* bad data is misuse: it raises; divergence returns nil, message */
+    if (vae_check_data(m, data, "fit: training data", &err) ||
+        (val && vae_check_data(m, val, "fit: validation data", &err)))
+        return luaL_error(L, "%s", err.msg);
     lua_newtable(L); /* history, index 5 */
-    vae_error err;
     for (int e = 0; e < epochs; e++) {
         double t0 = now_seconds();
         vae_losses tr, va;

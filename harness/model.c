@@ -498,8 +498,8 @@ static void adam_step(vae_model *m, const vae_train_opts *o)
     vae_adam_update(m->cfg.backend, m->params, m->grads, m->adam_m, m->adam_v, m->n_params, &s);
 }
 
-static int check_data(const vae_model *m, const vae_mat *data, const char *what,
-                      vae_error *err)
+int vae_check_data(const vae_model *m, const vae_mat *data, const char *what,
+                   vae_error *err)
 {
     if (!data || data->rows < 1) return vae_fail(err, "%s: no rows", what);
     if (data->cols != m->cfg.input)
@@ -516,7 +516,7 @@ static int check_data(const vae_model *m, const vae_mat *data, const char *what,
 int vae_train_epoch(vae_model *m, const vae_mat *data, const vae_train_opts *o, int epoch,
                     vae_losses *out, vae_error *err)
 {
-    if (check_data(m, data, "training data", err)) return VAE_FAIL;
+    if (vae_check_data(m, data, "training data", err)) return VAE_FAIL;
     if (!(o->lr > 0) || !(o->beta1 >= 0 && o->beta1 < 1) || !(o->beta2 >= 0 && o->beta2 < 1) ||
         !(o->eps > 0))
         return vae_fail(err, "optimizer: need lr > 0, beta1 and beta2 in [0, 1), eps > 0");
@@ -561,7 +561,7 @@ enum { EVAL_CHUNK = 500 };
 
 int vae_evaluate(vae_model *m, const vae_mat *data, int epoch, vae_losses *out, vae_error *err)
 {
-    if (check_data(m, data, "evaluation data", err)) return VAE_FAIL;
+    if (vae_check_data(m, data, "evaluation data", err)) return VAE_FAIL;
     const int n = data->rows, D = data->cols, L = m->cfg.latent, K = m->cfg.samples;
     vae_rng rng;
     vae_rng_seed(&rng, m->cfg.seed, VAE_STREAM_EVAL);
@@ -597,7 +597,7 @@ int vae_log_likelihood(vae_model *m, const vae_mat *data, int k, double *mean_lo
         return vae_fail(err, "log p(x): likelihood '%s' is not a normalised density",
                         vae_likelihood_names[m->cfg.likelihood]);
     if (k < 1) return vae_fail(err, "log p(x): k must be >= 1 (got %d)", k);
-    if (check_data(m, data, "evaluation data", err)) return VAE_FAIL;
+    if (vae_check_data(m, data, "evaluation data", err)) return VAE_FAIL;
     const int n = data->rows, D = data->cols, L = m->cfg.latent;
     vae_rng rng;
     vae_rng_seed(&rng, m->cfg.seed, VAE_STREAM_EVAL);
@@ -661,7 +661,7 @@ static int check_shape(const vae_mat *a, int rows, int cols, const char *what, v
 int vae_encode(vae_model *m, const vae_mat *x, vae_mat *mu, vae_mat *sigma, vae_error *err)
 {
     const int L = m->cfg.latent;
-    if (check_data(m, x, "encode input", err) || check_shape(mu, x->rows, L, "encode mean", err) ||
+    if (vae_check_data(m, x, "encode input", err) || check_shape(mu, x->rows, L, "encode mean", err) ||
         (sigma && check_shape(sigma, x->rows, L, "encode sigma", err)))
         return VAE_FAIL;
     int chunk = x->rows < EVAL_CHUNK ? x->rows : EVAL_CHUNK;

@@ -67,6 +67,10 @@ typedef struct vae_losses {
 /* The KL weight in force during a 0-based epoch (epoch < 0: the final weight). */
 float vae_kl_weight(const vae_model *m, int epoch);
 
+/* Fails unless data has rows, the model's input width and only finite values;
+ * the message starts with `what` and names the row and column. */
+int vae_check_data(const vae_model *m, const vae_mat *data, const char *what, vae_error *err);
+
 /* One pass over data (n x input) in mini-batches, one Adam step each. The losses
  * are the training-mode averages over the epoch. A non-finite loss fails with an
  * error naming the epoch and step. */

@@ -1,1 +1,180 @@
-print("0 passed, 0 failed")
+-- Lua tests of the binding: the API, and bad configs that must raise clear
+-- errors (naming the key and the allowed values) without crashing.
+-- usage: lua tests/test_lua.lua [path/to/vae.so]
+local so = arg[1] or "./vae.so"
+local loader = assert(package.loadlib(so, "luaopen_vae"))
+local vae = loader()
+
+local passed, failed = 0, 0
+local function test(name, fn)
+  local ok, err = pcall(fn)
+  if ok then
+    passed = passed + 1
+    print("ok - " .. name)
+  else
+    failed = failed + 1
+    print("not ok - " .. name)
+    print("#   " .. tostring(err))
+  end
+end
+
+-- fn must raise an error whose message contains every string in wants.
+local function raises(fn, wants)
+  local ok, err = pcall(fn)
+  assert(not ok, "expected an error, got none")
+  err = tostring(err)
+  for _, w in ipairs(wants) do
+    assert(err:find(w, 1, true), string.format("error %q does not mention %q", err, w))
+  end
+end
+
+local base = { input = 2, latent = 1, hidden = { 8 } }
+local function with(changes)
+  local c = {}
+  for k, v in pairs(base) do c[k] = v end
+  for k, v in pairs(changes) do c[k] = v end
+  return c
+end
+
+test("module surface", function()
+  assert(type(vae.model) == "function" and type(vae.matrix) == "function")
+  assert(type(vae.data.scurve) == "function")
+  local bs = vae.backends()
+  assert(#bs >= 1 and bs[1].name == "naive" and #bs[1].description > 0)
+  assert(type(vae.clock()) == "number")
+end)
+
+test("matrices", function()
+  local m = vae.matrix { { 1, 2, 3 }, { 4, 5, 6 } }
+  assert(m:rows() == 2 and m:cols() == 3 and m:get(2, 3) == 6)
+  m:set(1, 1, 9)
+  assert(m:totable()[1][1] == 9 and m:col(2)[2] == 5)
+  assert(m:rowslice(2, 2):get(1, 1) == 4)
+  raises(function() m:get(3, 1) end, { "row out of range" })
+  raises(function() vae.matrix { { 1, 2 }, { 3 } } end, { "row 2" })
+  raises(function() vae.matrix { { 1, "x" } } end, { "row 1, column 2" })
+  m:close()
+  m:close() -- idempotent
+  raises(function() m:rows() end, { "closed" })
+  assert(tostring(vae.matrix(2, 2, 1.5)):find("2 x 2"))
+end)
+
+test("s-curve data", function()
+  local d = vae.data.scurve { n = 50, seed = 3 }
+  assert(d.x:rows() == 50 and d.x:cols() == 2 and d.t:cols() == 1)
+  local d2 = vae.data.scurve { n = 50, seed = 3 }
+  assert(d.x:get(7, 2) == d2.x:get(7, 2), "same seed, same data")
+  raises(function() vae.data.scurve { n = 0 } end, { "'n'" })
+  raises(function() vae.data.scurve { size = 10 } end, { "unknown key 'size'", "allowed: n, seed" })
+end)
+
+test("fit, evaluate, encode, decode, sample, log_likelihood", function()
+  local d = vae.data.scurve { n = 120, seed = 1 }
+  local m = assert(vae.model(with { hidden = { 16 }, activation = "tanh", likelihood = "cbernoulli" }))
+  local seen = 0
+  local h = assert(m:fit(d, { epochs = 5, batch = 32, validation = d,
+    on_epoch = function(rec) seen = seen + 1; assert(rec.epoch == seen) end }))
+  assert(#h == 5 and seen == 5)
+  for _, rec in ipairs(h) do
+    assert(rec.loss and rec.val_loss and rec.recon and rec.kl and rec.seconds >= 0)
+  end
+  local ev = m:evaluate(d)
+  assert(math.abs(ev.loss - (ev.recon + ev.kl)) < 1e-9)
+  assert(m:evaluate(d).loss == ev.loss, "evaluation is repeatable")
+  local mu, sigma = m:encode(d)
+  assert(mu:rows() == 120 and mu:cols() == 1 and sigma:get(1, 1) > 0)
+  assert(m:decode(mu):cols() == 2 and m:reconstruct(d):rows() == 120)
+  local s = m:sample(7)
+  assert(s:rows() == 7 and s:get(1, 1) > 0 and s:get(1, 1) < 1)
+  local lp = m:log_likelihood(d, 8)
+  assert(lp > -ev.loss - 1, "IWAE k=8 is near or above the ELBO")
+  assert(m:info().params > 0 and m:info().normalised)
+  -- on_epoch returning false stops early
+  h = m:fit(d, { epochs = 10, on_epoch = function(rec) return rec.epoch < 3 end })
+  assert(#h == 3)
+  -- full batch
+  assert(m:fit(d, { epochs = 1, batch = "full" }))
+  m:close()
+  raises(function() m:fit(d) end, { "closed" })
+end)
+
+test("same seed gives the same numbers", function()
+  local d = vae.data.scurve { n = 64, seed = 2 }
+  local a = vae.model(with { seed = 5, dropout = 0.1 }):fit(d, { epochs = 3 })
+  local b = vae.model(with { seed = 5, dropout = 0.1 }):fit(d, { epochs = 3 })
+  assert(a[3].loss == b[3].loss)
+end)
+
+test("shared variance and learned noise expose their values", function()
+  local m = assert(vae.model(with { head = "shared", posterior_var = 1e-6,
+    likelihood = "gaussian_learned", noise_var = 0.01, output = "none", samples = 3 }))
+  local info = m:info()
+  assert(math.abs(info.posterior_var - 1e-6) < 1e-9 and math.abs(info.noise_var - 0.01) < 1e-6)
+  assert(m:fit(vae.data.scurve { n = 100 }, { epochs = 2, batch = "full", lr = 1e-2 }))
+end)
+
+test("mse is not a normalised likelihood", function()
+  local m = vae.model(with { likelihood = "mse", output = "none" })
+  assert(m:info().normalised == false)
+  raises(function() m:log_likelihood(vae.data.scurve { n = 10 }, 4) end, { "not a normalised" })
+end)
+
+test("data errors", function()
+  local m = vae.model(base)
+  local bad = vae.matrix { { 0.5, 0 / 0 } }
+  raises(function() m:evaluate(bad) end, { "row 1, column 2", "not finite" })
+  raises(function() m:fit(vae.matrix(4, 3)) end, { "3 columns", "input is 2" })
+  raises(function() m:fit("data") end, { "matrix or data set expected" })
+  raises(function() m:decode(vae.matrix(3, 5)) end, { "latent" })
+end)
+
+-- Each bad config must raise an error naming the key (and, for names, the allowed values).
+local bad_configs = {
+  { "unknown key", { input = 2, latent = 1, hiden = { 3 } }, { "unknown key 'hiden'", "allowed:" } },
+  { "missing input", { latent = 1 }, { "'input' is required" } },
+  { "missing latent", { input = 2 }, { "'latent' is required" } },
+  { "negative width", with { hidden = { 8, -3 } }, { "'hidden'[2]", ">= 1" } },
+  { "width not a number", with { hidden = { "wide" } }, { "'hidden'[1]" } },
+  { "hidden not a list", with { hidden = 8 }, { "'hidden'", "list of widths" } },
+  { "fractional latent", with { latent = 1.5 }, { "'latent'", "integer" } },
+  { "dropout 1", with { dropout = 1 }, { "'dropout'", "[0, 1)" } },
+  { "dropout negative", with { dropout = -0.1 }, { "'dropout'" } },
+  { "unknown activation", with { activation = "swish" }, { "'activation'", "'swish'", "relu", "softplus" } },
+  { "activation count", with { hidden = { 4, 4 }, activation = { "relu" } }, { "'activation'", "2 hidden layers" } },
+  { "unknown likelihood", with { likelihood = "poisson" }, { "'likelihood'", "bernoulli", "gaussian_logvar" } },
+  { "unknown backend", with { backend = "cuda" }, { "'backend'", "cuda", "naive" } },
+  { "unknown head", with { head = "diag" }, { "'head'", "logvar", "shared" } },
+  { "unknown output", with { output = "softmax" }, { "'output'", "sigmoid" } },
+  { "bernoulli without sigmoid", with { output = "tanh" }, { "output", "sigmoid" } },
+  { "kl not boolean", with { kl = "yes" }, { "'kl'", "true or false" } },
+  { "beta negative", with { beta = -1 }, { "'beta'" } },
+  { "samples zero", with { samples = 0 }, { "'samples'" } },
+  { "noise_var zero", with { likelihood = "gaussian", output = "none", noise_var = 0 }, { "'noise_var'" } },
+  { "NaN beta", with { beta = 0 / 0 }, { "'beta'" } },
+  { "threads negative", with { threads = -2 }, { "'threads'" } },
+  { "unknown init", with { init = "he" }, { "'init'", "xavier", "pytorch" } },
+  { "seed not a number", with { seed = "one" }, { "'seed'" } },
+  { "config not a table", "input=2", { "table expected" } },
+}
+for _, case in ipairs(bad_configs) do
+  test("bad config: " .. case[1], function()
+    raises(function() vae.model(case[2]) end, case[3])
+  end)
+end
+
+local bad_fit = {
+  { "unknown fit key", { epoch = 3 }, { "unknown key 'epoch'", "epochs" } },
+  { "epochs zero", { epochs = 0 }, { "'epochs'" } },
+  { "lr negative", { lr = -1 }, { "'lr'" } },
+  { "batch word", { batch = "half" }, { "'batch'" } },
+  { "on_epoch not a function", { on_epoch = 3 }, { "'on_epoch'", "function" } },
+}
+for _, case in ipairs(bad_fit) do
+  test("bad fit option: " .. case[1], function()
+    local m = vae.model(base)
+    raises(function() m:fit(vae.data.scurve { n = 10 }, case[2]) end, case[3])
+  end)
+end
+
+print(string.format("%d passed, %d failed", passed, failed))
+os.exit(failed == 0 and 0 or 1)
