@@ -20,14 +20,15 @@ static void act_forward(vae_act act, const float *x, float *y, size_t n)
     }
 }
 
-static void act_backward(vae_act act, const float *y, const float *dy, float *dx, size_t n)
+static void act_backward(vae_act act, const float *restrict y, const float *restrict dy,
+                         float *restrict dx, size_t n)
 {
     switch (act) {
     case VAE_ACT_LINEAR:
-        if (dx != dy) memmove(dx, dy, n * sizeof *dx);
+        memcpy(dx, dy, n * sizeof *dx);
         break;
-    case VAE_ACT_RELU:
-        for (size_t i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+    case VAE_ACT_RELU: /* branch-free, so it vectorises */
+        for (size_t i = 0; i < n; i++) dx[i] = dy[i] * (float)(y[i] > 0.0f);
         break;
     case VAE_ACT_TANH:
         for (size_t i = 0; i < n; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
@@ -53,18 +54,27 @@ static float dot(const float *a, const float *b, int n)
     return s;
 }
 
+/* Layers with fewer outputs than this take the column-at-a-time paths: a loop of
+ * length n_out innermost would not vectorise. COL_MAX bounds the stack buffers. */
+enum { NARROW = 8, COL_MAX = 4096 };
+
+/* col (n_in) = column o of W (n_in x n_out) */
+static void gather_column(const float *W, int n_in, int n_out, int o, float *col)
+{
+    for (int i = 0; i < n_in; i++) col[i] = W[(size_t)i * n_out + o];
+}
+
 static int dense_forward(void **state, const float *x, const float *W, const float *b,
                          float *y, int B, int n_in, int n_out, vae_act act, vae_error *err)
 {
     (void)state; (void)err;
-    if (n_out < 8) { /* narrow outputs (heads, 2-D data): one dot product each */
-        for (int r = 0; r < B; r++)
-            for (int o = 0; o < n_out; o++) {
-                const float *xr = x + (size_t)r * n_in;
-                float s = b[o];
-                for (int i = 0; i < n_in; i++) s += xr[i] * W[(size_t)i * n_out + o];
-                y[(size_t)r * n_out + o] = s;
-            }
+    if (n_out < NARROW && n_in <= COL_MAX) { /* heads, 2-D outputs: dot products */
+        float col[COL_MAX];
+        for (int o = 0; o < n_out; o++) {
+            gather_column(W, n_in, n_out, o, col);
+            for (int r = 0; r < B; r++)
+                y[(size_t)r * n_out + o] = b[o] + dot(x + (size_t)r * n_in, col, n_in);
+        }
         act_forward(act, y, y, (size_t)B * n_out);
         return VAE_OK;
     }
@@ -88,18 +98,22 @@ static int dense_backward(void **state, const float *x, const float *W, const fl
 {
     (void)state; (void)err;
     act_backward(act, y, dy, dpre, (size_t)B * n_out); /* dpre is (B x n_out) */
-    if (n_out < 8) { /* narrow outputs: loop over n_in innermost */
-        for (int r = 0; r < B; r++) {
-            const float *gr = dpre + (size_t)r * n_out, *xr = x + (size_t)r * n_in;
-            float *dxr = dx ? dx + (size_t)r * n_in : NULL;
-            if (dxr) memset(dxr, 0, (size_t)n_in * sizeof *dxr);
-            for (int o = 0; o < n_out; o++) {
-                const float g = gr[o];
+    if (n_out < NARROW && n_in <= COL_MAX) { /* narrow: one output column at a time */
+        float col[COL_MAX], acc[COL_MAX];
+        if (dx) memset(dx, 0, (size_t)B * n_in * sizeof *dx);
+        for (int o = 0; o < n_out; o++) {
+            gather_column(W, n_in, n_out, o, col);
+            memset(acc, 0, (size_t)n_in * sizeof *acc);
+            for (int r = 0; r < B; r++) {
+                const float g = dpre[(size_t)r * n_out + o], *xr = x + (size_t)r * n_in;
                 db[o] += g;
-                for (int i = 0; i < n_in; i++) dW[(size_t)i * n_out + o] += xr[i] * g;
-                if (dxr)
-                    for (int i = 0; i < n_in; i++) dxr[i] += g * W[(size_t)i * n_out + o];
+                for (int i = 0; i < n_in; i++) acc[i] += g * xr[i];  /* column o of x^T dpre */
+                if (dx) {
+                    float *dxr = dx + (size_t)r * n_in;
+                    for (int i = 0; i < n_in; i++) dxr[i] += g * col[i];
+                }
             }
+            for (int i = 0; i < n_in; i++) dW[(size_t)i * n_out + o] += acc[i];
         }
         return VAE_OK;
     }

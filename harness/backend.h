@@ -39,7 +39,7 @@ typedef struct vae_backend {
                           int B, int n_in, int n_out, vae_act act, vae_error *err);
     void (*state_free)(void *state); /* optional */
 
-    /* y = act(x) over n values; dx = dy * act'(y) */
+    /* y = act(x) over n values (y may be x); dx = dy * act'(y) (dx must not alias y or dy) */
     void (*act_forward)(vae_act act, const float *x, float *y, size_t n);
     void (*act_backward)(vae_act act, const float *y, const float *dy, float *dx, size_t n);
 

@@ -1,0 +1,13 @@
+# drawn by experiments/lib/plot.lua; redraw with: gnuplot full_embedding.gp
+set terminal pngcairo size 800,600 enhanced font 'DejaVu Sans,11'
+set output 'full_embedding.png'
+set datafile separator tab
+set datafile columnheaders
+set palette defined (0 '#440154', 0.25 '#3b528b', 0.5 '#21918c', 0.75 '#5ec962', 1 '#fde725')
+set title "s-curve config A (seed 1, naive): full embedding (encoder mean over the unit square)"
+set xlabel "X_0"; set ylabel "X_1"; set size ratio -1
+set xrange [0:1]; set yrange [0:1]
+set cblabel "mean of z_1"
+plot 'full_embedding.tsv' using 1:2:3 with image notitle, \
+     'embedding.tsv' using 1:2 with points pt 6 ps 0.5 lc rgb 'white' title 'data'
+unset output
