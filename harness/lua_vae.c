@@ -34,6 +34,14 @@ static vae_mat *push_matrix(lua_State *L, int rows, int cols)
     return u->m;
 }
 
+/* Wraps a matrix the C core made; the userdata owns it from now on. */
+static void push_owned(lua_State *L, vae_mat *m)
+{
+    lmatrix *u = lua_newuserdatauv(L, sizeof *u, 0);
+    u->m = m;
+    luaL_setmetatable(L, MATRIX_MT);
+}
+
 static vae_mat *check_matrix(lua_State *L, int idx)
 {
     lmatrix *u = luaL_checkudata(L, idx, MATRIX_MT);
@@ -657,15 +665,9 @@ static int l_scurve(lua_State *L)
     vae_error err;
     if (vae_scurve(n, seed, &X, &T, &err)) return luaL_error(L, "%s", err.msg);
     lua_createtable(L, 0, 3);
-    vae_mat *x = push_matrix(L, 0, 0);
-    vae_free(x->v);
-    *x = *X;
-    free(X);
+    push_owned(L, X);
     lua_setfield(L, -2, "x");
-    vae_mat *t = push_matrix(L, 0, 0);
-    vae_free(t->v);
-    *t = *T;
-    free(T);
+    push_owned(L, T);
     lua_setfield(L, -2, "t");
     lua_pushliteral(L, "scurve");
     lua_setfield(L, -2, "name");
