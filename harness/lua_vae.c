@@ -57,7 +57,8 @@ static vae_mat *check_data(lua_State *L, int idx)
         lmatrix *u = luaL_testudata(L, -1, MATRIX_MT);
         lua_pop(L, 1); /* the table keeps it alive */
         if (u && u->m) return u->m;
-        luaL_argerror(L, idx, "data set table without a matrix in field 'x'");
+        luaL_argerror(L, idx, u ? "the matrix in field 'x' is closed"
+                                : "data set table without a matrix in field 'x'");
     }
     lmatrix *u = luaL_testudata(L, idx, MATRIX_MT);
     if (!u || !u->m)
@@ -473,7 +474,10 @@ static int mo_fit(lua_State *L)
     const char *W = "fit";
     vae_model *m = check_model(L, 1);
     vae_mat *data = check_data(L, 2);
-    if (lua_isnoneornil(L, 3)) lua_newtable(L);
+    if (lua_isnoneornil(L, 3)) {
+        lua_settop(L, 2);
+        lua_newtable(L);
+    }
     luaL_checktype(L, 3, LUA_TTABLE);
     lua_settop(L, 3);
     check_keys(L, 3, W, fit_keys);
@@ -502,6 +506,15 @@ static int mo_fit(lua_State *L)
         return luaL_error(L, "%s", err.msg);
     lua_newtable(L); /* history, index 5 */
     for (int e = 0; e < epochs; e++) {
+        if (e > 0 && has_cb) { /* the callback may have closed or replaced them */
+            m = check_model(L, 1);
+            data = check_data(L, 2);
+            if (val) {
+                lua_getfield(L, 3, "validation");
+                val = check_data(L, lua_gettop(L));
+                lua_pop(L, 1); /* the options table keeps it alive */
+            }
+        }
         double t0 = now_seconds();
         vae_losses tr, va;
         if (vae_train_epoch(m, data, &o, e, &tr, &err)) {
@@ -655,7 +668,10 @@ static const char *const scurve_keys[] = { "n", "seed", NULL };
 /* vae.data.scurve{n = 300, seed = 1} -> {x = matrix n x 2, t = matrix n x 1, name = "scurve"} */
 static int l_scurve(lua_State *L)
 {
-    if (lua_isnoneornil(L, 1)) lua_newtable(L);
+    if (lua_isnoneornil(L, 1)) {
+        lua_settop(L, 0);
+        lua_newtable(L);
+    }
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
     check_keys(L, 1, "vae.data.scurve", scurve_keys);

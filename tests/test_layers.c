@@ -69,6 +69,11 @@ static void test_dense_gradients(void)
          * the finite difference straddles a kink only when |pre| < h */
         check_layer(name, l, 3, a == VAE_ACT_RELU ? 0.3f : -1.0f, 1.0f, NULL);
         vae_layer_free(l);
+        /* wide outputs take the naive backend's other (row-at-a-time) path */
+        l = vae_dense_new(9, 12, (vae_act)a, &vae_backend_naive);
+        snprintf(name, sizeof name, "wide dense+%s", vae_act_names[a]);
+        check_layer(name, l, 3, a == VAE_ACT_RELU ? 0.3f : -1.0f, 1.0f, NULL);
+        vae_layer_free(l);
     }
 }
 
