@@ -3,6 +3,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "posterior.h"
+
 const char *const vae_likelihood_names[VAE_LIK_COUNT] = {
     "bernoulli", "cbernoulli", "gaussian", "mse", "gaussian_learned", "gaussian_logvar"
 };
@@ -42,8 +44,7 @@ int vae_likelihood_eval(const vae_lik_args *a, const float *x, int x_rows, const
 {
     double var = a->noise_var, dvar_sum = 0.0;
     if (a->kind == VAE_LIK_GAUSSIAN_LEARNED) {
-        double rho = a->noise_raw; /* softplus, computed stably */
-        var = rho > 0 ? rho + log1p(exp(-rho)) : log1p(exp(rho));
+        var = vae_softplus(a->noise_raw);
     }
     const double lo = a->clamp_eps, hi = 1.0 - a->clamp_eps;
     for (int r = 0; r < rows; r++) {
@@ -106,8 +107,7 @@ int vae_likelihood_eval(const vae_lik_args *a, const float *x, int x_rows, const
         nll[r] = s;
     }
     if (dnoise_raw && a->kind == VAE_LIK_GAUSSIAN_LEARNED) {
-        double sig = 1.0 / (1.0 + exp(-(double)a->noise_raw)); /* d softplus / d rho */
-        *dnoise_raw += scale * dvar_sum * sig;
+        *dnoise_raw += scale * dvar_sum * vae_sigmoid(a->noise_raw); /* d softplus / d rho */
     }
     return VAE_OK;
 }

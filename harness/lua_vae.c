@@ -461,6 +461,18 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* fit's model, training data and validation data (NULL if none), looked up afresh:
+ * an on_epoch callback may have closed or replaced them. Raises if closed. */
+static vae_model *fit_inputs(lua_State *L, vae_mat **data, vae_mat **val)
+{
+    vae_model *m = check_model(L, 1);
+    *data = check_data(L, 2);
+    *val = NULL;
+    if (lua_getfield(L, 3, "validation") != LUA_TNIL) *val = check_data(L, lua_gettop(L));
+    lua_pop(L, 1); /* the options table keeps it alive */
+    return m;
+}
+
 static const char *const fit_keys[] = {
     "epochs", "batch", "lr", "beta1", "beta2", "eps", "shuffle", "validation",
     "validate_every", "on_epoch", NULL
@@ -472,8 +484,8 @@ static const char *const fit_keys[] = {
 static int mo_fit(lua_State *L)
 {
     const char *W = "fit";
-    vae_model *m = check_model(L, 1);
-    vae_mat *data = check_data(L, 2);
+    check_model(L, 1);
+    check_data(L, 2);
     if (lua_isnoneornil(L, 3)) {
         lua_settop(L, 2);
         lua_newtable(L);
@@ -494,9 +506,8 @@ static int mo_fit(lua_State *L)
     o.eps = (float)opt_num(L, 3, W, "eps", o.eps, 0, 1, 1, 0);
     o.shuffle = opt_bool(L, 3, W, "shuffle", 1);
     int every = (int)opt_int(L, 3, W, "validate_every", 1, 1, 100000000);
-    vae_mat *val = NULL;
-    if (lua_getfield(L, 3, "validation") != LUA_TNIL) val = check_data(L, lua_gettop(L));
-    lua_pop(L, 1);
+    vae_mat *data, *val;
+    vae_model *m = fit_inputs(L, &data, &val);
     int has_cb = lua_getfield(L, 3, "on_epoch") != LUA_TNIL; /* index 4 */
     if (has_cb && !lua_isfunction(L, 4))
         return luaL_error(L, "%s: key 'on_epoch' must be a function (got %s)", W, luaL_typename(L, 4));
@@ -506,15 +517,7 @@ static int mo_fit(lua_State *L)
         return luaL_error(L, "%s", err.msg);
     lua_newtable(L); /* history, index 5 */
     for (int e = 0; e < epochs; e++) {
-        if (e > 0 && has_cb) { /* the callback may have closed or replaced them */
-            m = check_model(L, 1);
-            data = check_data(L, 2);
-            if (val) {
-                lua_getfield(L, 3, "validation");
-                val = check_data(L, lua_gettop(L));
-                lua_pop(L, 1); /* the options table keeps it alive */
-            }
-        }
+        if (e > 0 && has_cb) m = fit_inputs(L, &data, &val);
         double t0 = now_seconds();
         vae_losses tr, va;
         if (vae_train_epoch(m, data, &o, e, &tr, &err)) {

@@ -362,14 +362,13 @@ vae_rng *vae_model_rng(vae_model *m, int stream)
     return stream >= 1 && stream <= VAE_STREAM_SAMPLE ? &m->rng[stream] : NULL;
 }
 
-static double softplus(double r) { return r > 0 ? r + log1p(exp(-r)) : log1p(exp(r)); }
 float vae_model_posterior_var(const vae_model *m)
 {
-    return m->shared_raw ? (float)softplus(*m->shared_raw) : NAN;
+    return m->shared_raw ? (float)vae_softplus(*m->shared_raw) : NAN;
 }
 float vae_model_noise_var(const vae_model *m)
 {
-    return m->noise_raw ? (float)softplus(*m->noise_raw) : NAN;
+    return m->noise_raw ? (float)vae_softplus(*m->noise_raw) : NAN;
 }
 
 static vae_lik_args lik_args(const vae_model *m)

@@ -12,8 +12,8 @@ int vae_head_parse(const char *name)
     return -1;
 }
 
-static double softplus(double r) { return r > 0 ? r + log1p(exp(-r)) : log1p(exp(r)); }
-static double sigmoid(double r) { return 1.0 / (1.0 + exp(-r)); }
+double vae_softplus(double r) { return r > 0 ? r + log1p(exp(-r)) : log1p(exp(r)); }
+double vae_sigmoid(double r) { return 1.0 / (1.0 + exp(-r)); }
 
 float vae_softplus_inverse(float y) { return (float)(y > 20.0f ? y : log(expm1((double)y))); }
 
@@ -21,8 +21,8 @@ void vae_head_sigma(vae_head h, const float *raw, float shared_raw, int n, float
                     float *log_sigma, float *dsigma)
 {
     if (h == VAE_HEAD_SHARED) {
-        double var = softplus(shared_raw), s = sqrt(var);
-        float ls = (float)(0.5 * log(var)), ds = (float)(sigmoid(shared_raw) / (2.0 * s));
+        double var = vae_softplus(shared_raw), s = sqrt(var);
+        float ls = (float)(0.5 * log(var)), ds = (float)(vae_sigmoid(shared_raw) / (2.0 * s));
         for (int i = 0; i < n; i++) {
             sigma[i] = (float)s;
             log_sigma[i] = ls;
@@ -39,9 +39,9 @@ void vae_head_sigma(vae_head h, const float *raw, float shared_raw, int n, float
             dsigma[i] = (float)(0.5 * s);
             break;
         case VAE_HEAD_SOFTPLUS:
-            s = 1e-6 + softplus(r);
+            s = 1e-6 + vae_softplus(r);
             log_sigma[i] = (float)log(s);
-            dsigma[i] = (float)sigmoid(r);
+            dsigma[i] = (float)vae_sigmoid(r);
             break;
         default: /* VAE_HEAD_EXP */
             s = exp(r);

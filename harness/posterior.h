@@ -26,7 +26,10 @@ void vae_head_sigma(vae_head h, const float *raw, float shared_raw, int n, float
 void vae_kl_normal(const float *mu, const float *sigma, const float *log_sigma, int B, int L,
                    double *kl, float *dmu, float *dsig, float scale);
 
-/* The inverse of softplus, for initial values of positive parameters. */
+/* softplus(r) = log(1 + e^r), computed without overflow; its derivative is the
+ * sigmoid; the inverse gives initial values of softplus-positive parameters. */
+double vae_softplus(double r);
+double vae_sigmoid(double r);
 float vae_softplus_inverse(float y);
 
 #endif
