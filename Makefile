@@ -12,7 +12,44 @@ HARNESS := harness/error.c harness/rng.c harness/mat.c harness/activation.c \
            harness/backend.c harness/layer.c harness/likelihood.c harness/posterior.c \
            harness/model.c harness/data.c
 BACKENDS := backends/naive.c
-TESTS   := tests/test_main.c tests/test_layers.c tests/test_model.c
+TESTS   := tests/test_main.c tests/test_layers.c tests/test_model.c tests/test_backends.c
+
+# Every backend whose library (or instruction set) is here is built; say
+# `make NO_OPENBLAS=1` (NO_ONEDNN, NO_AVX2) to leave one out.
+probe = $(shell printf '$(1)' | $(CC) -x c - -o /dev/null $(2) >/dev/null 2>&1 && echo yes)
+ifndef NO_OPENBLAS
+ifeq ($(shell pkg-config --exists openblas && echo yes),yes)
+BACKENDS += backends/openblas.c
+DEFS     += -DHAVE_OPENBLAS
+BLAS_CFLAGS := $(shell pkg-config --cflags openblas)
+LDLIBS   += $(shell pkg-config --libs openblas)
+endif
+endif
+ifndef NO_ONEDNN
+# libdnnl-dev ships no pkg-config file: probe the header and the library.
+DNNL_PROBE := \#include <dnnl.h>\nint main(void){return dnnl_version() == 0;}
+ifeq ($(call probe,$(DNNL_PROBE),-ldnnl),yes)
+BACKENDS += backends/onednn.c
+DEFS     += -DHAVE_ONEDNN
+LDLIBS   += -ldnnl
+OPENMP   := -fopenmp
+endif
+endif
+ifndef NO_AVX2
+ifeq ($(call probe,int main(void){return 0;},-mavx2 -mfma -fopenmp),yes)
+BACKENDS += backends/avx2.c
+DEFS     += -DHAVE_AVX2
+OPENMP   := -fopenmp
+endif
+endif
+LDFLAGS  += $(OPENMP)
+BACKEND_NAMES := $(patsubst backends/%.c,%,$(BACKENDS))
+
+# Per-file flags: only the avx2 backend is compiled for AVX2+FMA (the rest of
+# the harness runs on any x86-64); the threaded backends use OpenMP.
+build/backends/avx2.o build/asan/backends/avx2.o: XFLAGS = -mavx2 -mfma -fopenmp
+build/backends/onednn.o build/asan/backends/onednn.o: XFLAGS = -fopenmp
+build/backends/openblas.o build/asan/backends/openblas.o: XFLAGS = $(BLAS_CFLAGS)
 
 SRC := $(HARNESS) $(BACKENDS)
 OBJ := $(SRC:%.c=build/%.o)
@@ -27,33 +64,43 @@ help:
 	@echo "make test       run all tests, plain and under ASan/UBSan; ends with 'N passed, N failed'"
 	@echo "make check      the plain tests only (faster)"
 	@echo "make clean      remove build outputs"
+	@echo "backends found here: $(BACKEND_NAMES) (NO_OPENBLAS=1, NO_ONEDNN=1, NO_AVX2=1 leave one out)"
 
-build/%.o: %.c $(wildcard harness/*.h)
+# Objects depend on the flags they were built with: building with another backend
+# set (NO_ONEDNN=1, say) rebuilds what it changes.
+FLAGS_NOW := $(CC) $(CFLAGS) $(DEFS) $(LDFLAGS) $(LDLIBS)
+build/flags: FORCE
+	@mkdir -p build
+	@echo '$(FLAGS_NOW)' | cmp -s - $@ || echo '$(FLAGS_NOW)' > $@
+.PHONY: FORCE
+
+build/%.o: %.c $(wildcard harness/*.h) build/flags
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(DEFS) -c $< -o $@
+	$(CC) $(CFLAGS) $(XFLAGS) $(DEFS) -c $< -o $@
 
-build/asan/%.o: %.c $(wildcard harness/*.h)
+build/asan/%.o: %.c $(wildcard harness/*.h) build/flags
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SANITIZE) $(DEFS) -c $< -o $@
+	$(CC) $(CFLAGS) $(XFLAGS) $(SANITIZE) $(DEFS) -c $< -o $@
 
-build/lua_vae.o: harness/lua_vae.c $(wildcard harness/*.h)
+build/lua_vae.o: harness/lua_vae.c $(wildcard harness/*.h) build/flags
 	@mkdir -p build
 	$(CC) $(CFLAGS) $(LUA_CFLAGS) $(DEFS) -c $< -o $@
 
-build/asan/lua_vae.o: harness/lua_vae.c $(wildcard harness/*.h)
+build/asan/lua_vae.o: harness/lua_vae.c $(wildcard harness/*.h) build/flags
 	@mkdir -p build/asan
 	$(CC) $(CFLAGS) $(SANITIZE) $(LUA_CFLAGS) $(DEFS) -c $< -o $@
 
 vae.so: build/lua_vae.o $(OBJ)
 	$(CC) -shared -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	@echo "backends built: $(BACKEND_NAMES)"
 
 build/asan/vae.so: build/asan/lua_vae.o $(ASAN_OBJ)
 	$(CC) $(SANITIZE) -shared -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
-build/test_harness: $(TESTS) tests/check.h $(OBJ)
+build/test_harness: $(TESTS) tests/check.h $(OBJ) build/flags
 	$(CC) $(CFLAGS) $(DEFS) -o $@ $(TESTS) $(OBJ) $(LDFLAGS) $(LDLIBS)
 
-build/asan/test_harness: $(TESTS) tests/check.h $(ASAN_OBJ)
+build/asan/test_harness: $(TESTS) tests/check.h $(ASAN_OBJ) build/flags
 	$(CC) $(CFLAGS) $(SANITIZE) $(DEFS) -o $@ $(TESTS) $(ASAN_OBJ) $(LDFLAGS) $(LDLIBS)
 
 # The runner prints one line per suite and the total as its last line.

@@ -59,32 +59,44 @@ static void check_layer(const char *name, vae_layer *l, int B, float xlo, float 
     vae_free(params); vae_free(grads); vae_free(x); vae_free(y); vae_free(R); vae_free(dx);
 }
 
+/* Every backend's dense layers and activations, gradient-checked. */
 static void test_dense_gradients(void)
 {
-    for (int a = 0; a < VAE_ACT_COUNT; a++) {
-        vae_layer *l = vae_dense_new(5, 4, (vae_act)a, &vae_backend_naive);
-        char name[64];
-        snprintf(name, sizeof name, "dense+%s", vae_act_names[a]);
-        /* relu: inputs in [0.3, 1) keep most pre-activations away from the kink;
-         * the finite difference straddles a kink only when |pre| < h */
-        check_layer(name, l, 3, a == VAE_ACT_RELU ? 0.3f : -1.0f, 1.0f, NULL);
-        vae_layer_free(l);
-        /* wide outputs take the naive backend's other (row-at-a-time) path */
-        l = vae_dense_new(9, 12, (vae_act)a, &vae_backend_naive);
-        snprintf(name, sizeof name, "wide dense+%s", vae_act_names[a]);
-        check_layer(name, l, 3, a == VAE_ACT_RELU ? 0.3f : -1.0f, 1.0f, NULL);
-        vae_layer_free(l);
+    for (int k = 0; k < vae_backend_count(); k++) {
+        const vae_backend *be = vae_backend_at(k);
+        char why[128];
+        if (be->available && be->available(why, sizeof why)) continue;
+        for (int a = 0; a < VAE_ACT_COUNT; a++) {
+            /* narrow, wide (naive's other path), and wider than one 16-column panel;
+             * with these fixed inputs no relu pre-activation lies within h of its kink */
+            static const int shapes[][2] = { { 5, 4 }, { 9, 12 }, { 5, 18 } };
+            for (int s = 0; s < 3; s++) {
+                vae_layer *l = vae_dense_new(shapes[s][0], shapes[s][1], (vae_act)a, be);
+                char name[64];
+                snprintf(name, sizeof name, "%s dense %dx%d+%s", be->name, shapes[s][0],
+                         shapes[s][1], vae_act_names[a]);
+                /* relu: inputs in [0.3, 1) keep most pre-activations away from the kink;
+                 * the finite difference straddles a kink only when |pre| < h */
+                check_layer(name, l, 3, a == VAE_ACT_RELU ? 0.3f : -1.0f, 1.0f, NULL);
+                vae_layer_free(l);
+            }
+        }
     }
 }
 
 static void test_activation_gradients(void)
 {
-    for (int a = 0; a < VAE_ACT_COUNT; a++) {
-        vae_layer *l = vae_activation_new(6, (vae_act)a, &vae_backend_naive);
-        char name[64];
-        snprintf(name, sizeof name, "activation %s", vae_act_names[a]);
-        check_layer(name, l, 4, a == VAE_ACT_RELU ? 0.05f : -2.0f, 2.0f, NULL);
-        vae_layer_free(l);
+    for (int k = 0; k < vae_backend_count(); k++) {
+        const vae_backend *be = vae_backend_at(k);
+        char why[128];
+        if (be->available && be->available(why, sizeof why)) continue;
+        for (int a = 0; a < VAE_ACT_COUNT; a++) {
+            vae_layer *l = vae_activation_new(6, (vae_act)a, be);
+            char name[64];
+            snprintf(name, sizeof name, "%s activation %s", be->name, vae_act_names[a]);
+            check_layer(name, l, 4, a == VAE_ACT_RELU ? 0.05f : -2.0f, 2.0f, NULL);
+            vae_layer_free(l);
+        }
     }
 }
 
@@ -336,8 +348,8 @@ static void test_rng(void)
 }
 
 const test_case layer_tests[] = {
-    { "dense gradients, every activation", test_dense_gradients },
-    { "activation layer gradients", test_activation_gradients },
+    { "dense gradients, every backend and activation", test_dense_gradients },
+    { "activation layer gradients, every backend", test_activation_gradients },
     { "dropout gradients", test_dropout_gradients },
     { "dropout rate, scaling and eval mode", test_dropout_behaviour },
     { "activation reference values", test_activation_values },

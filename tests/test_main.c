@@ -77,6 +77,7 @@ int main(int argc, char **argv)
     int passed = 0, failed = 0;
     run(layer_tests, only, &passed, &failed);
     run(model_tests, only, &passed, &failed);
+    run(backend_tests, only, &passed, &failed);
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -3,6 +3,7 @@
  * variance included), training on the s-curve, the KL ablation, determinism,
  * and errors. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -311,6 +312,98 @@ static void test_kl_warmup(void)
     vae_model_free(m);
 }
 
+/* ---------- every backend trains like naive ---------- */
+
+/* Trains cfg on X for `epochs` and records the training loss of every epoch and
+ * the final evaluation loss. Returns 0 on success. */
+static int train_record(const vae_config *cfg, const vae_mat *X, int epochs, int batch,
+                        double *train_loss, double *eval_loss)
+{
+    vae_error err;
+    vae_model *m = vae_model_new(cfg, &err);
+    CHECK(m != NULL, "%s: %s", cfg->backend->name, err.msg);
+    if (!m) return -1;
+    vae_train_opts o;
+    vae_train_opts_default(&o);
+    o.batch = batch;
+    vae_losses l;
+    int rc = 0;
+    for (int e = 0; e < epochs && !rc; e++) {
+        rc = vae_train_epoch(m, X, &o, e, &l, &err);
+        train_loss[e] = l.loss;
+    }
+    if (!rc) rc = vae_evaluate(m, X, -1, &l, &err);
+    *eval_loss = l.loss;
+    CHECK(rc == VAE_OK, "%s: %s", cfg->backend->name, err.msg);
+    vae_model_free(m);
+    return rc;
+}
+
+/* For each usable backend but naive: the final losses match naive's within rtol,
+ * and a second run with the same seed and thread count matches the first bit for bit. */
+static void compare_backends(const char *what, vae_config *cfg, const vae_mat *X, int epochs,
+                             int batch, double rtol)
+{
+    double *ref = calloc((size_t)epochs, sizeof *ref), *run1 = calloc((size_t)epochs, sizeof *run1),
+           *run2 = calloc((size_t)epochs, sizeof *run2);
+    double ref_eval, eval1, eval2;
+    cfg->backend = &vae_backend_naive;
+    if (train_record(cfg, X, epochs, batch, ref, &ref_eval)) goto done;
+    for (int i = 0; i < vae_backend_count(); i++) {
+        const vae_backend *be = vae_backend_at(i);
+        char why[128];
+        if (be == &vae_backend_naive || (be->available && be->available(why, sizeof why))) continue;
+        cfg->backend = be;
+        cfg->threads = 2;
+        if (train_record(cfg, X, epochs, batch, run1, &eval1)) continue;
+        if (train_record(cfg, X, epochs, batch, run2, &eval2)) continue;
+        const double last = run1[epochs - 1], want = ref[epochs - 1];
+        printf("# %s, %s: final train loss %.7g (naive %.7g), evaluation %.7g (naive %.7g)\n",
+               what, be->name, last, want, eval1, ref_eval);
+        CHECK(fabs(last - want) <= rtol * fabs(want), "%s, %s: final loss %.9g vs naive %.9g",
+              what, be->name, last, want);
+        CHECK(fabs(eval1 - ref_eval) <= rtol * fabs(ref_eval),
+              "%s, %s: evaluation loss %.9g vs naive %.9g", what, be->name, eval1, ref_eval);
+        int same = eval1 == eval2;
+        for (int e = 0; e < epochs; e++) same = same && run1[e] == run2[e];
+        CHECK(same, "%s, %s: a rerun with the same seed differs (%.17g vs %.17g)", what, be->name,
+              eval1, eval2);
+    }
+done:
+    cfg->backend = &vae_backend_naive;
+    free(ref); free(run1); free(run2);
+}
+
+/* Config A of seed 004 (2-100-1 relu, dropout 0.2, BCE + KL, batch 32, 500 epochs). */
+static void test_backends_scurve(void)
+{
+    vae_mat *X, *T;
+    vae_error err;
+    vae_scurve(300, 1, &X, &T, &err);
+    vae_config c;
+    vae_config_default(&c);
+    c.input = 2;
+    c.latent = 1;
+    c.enc_dropout = c.dec_dropout = 0.2f;
+    compare_backends("s-curve config A", &c, X, 500, 32, 1e-3);
+    vae_mat_free(X);
+    vae_mat_free(T);
+}
+
+/* The MNIST-sized 784-400-20 VAE on random [0, 1] data, 2 epochs of batch 128. */
+static void test_backends_784(void)
+{
+    vae_mat *X = vae_mat_new(512, 784);
+    fill_uniform(X->v, (size_t)512 * 784, 0, 1, 91);
+    vae_config c;
+    vae_config_default(&c);
+    c.input = 784;
+    c.latent = 20;
+    c.enc_width[0] = c.dec_width[0] = 400;
+    compare_backends("784-400-20", &c, X, 2, 128, 1e-5);
+    vae_mat_free(X);
+}
+
 const test_case model_tests[] = {
     { "model gradients, every head and likelihood", test_model_gradients },
     { "model gradients without hidden layers", test_model_gradients_without_hidden },
@@ -321,5 +414,7 @@ const test_case model_tests[] = {
     { "errors name the field, row or step", test_errors },
     { "s-curve data", test_scurve_data },
     { "KL weight and warm-up", test_kl_warmup },
+    { "every backend trains s-curve config A like naive", test_backends_scurve },
+    { "every backend trains a 784-400-20 VAE like naive", test_backends_784 },
     { NULL, NULL }
 };

@@ -1,0 +1,353 @@
+/* Backend tests: every op of every compiled-in backend against the naive
+ * reference, over many shapes, with a normalised error bound; the vector math
+ * against double-precision references; the registry. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../harness/backend.h"
+#include "../harness/mat.h"
+#include "check.h"
+
+static const int widths[] = { 1, 2, 3, 7, 17, 31, 33, 127, 129, 784 };
+static const int batches[] = { 1, 5, 32, 100, 128, 300 };
+enum { N_WIDTHS = sizeof widths / sizeof widths[0], N_BATCHES = sizeof batches / sizeof batches[0] };
+
+/* Two results agree when |got - ref| <= DENSE_TOL (scale + |ref|), where scale is
+ * the sum of the magnitudes of the terms (sum |x||W| + |b| for y): float summation
+ * in any order stays well inside that. */
+#define DENSE_TOL 1e-5
+
+/* max over elements of |got - ref| / (scale + |ref| + tiny) */
+static double norm_err(const float *got, const float *ref, const float *scale, size_t n)
+{
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - ref[i]);
+        if (isnan(got[i]) != isnan(ref[i])) d = INFINITY;
+        double e = d / ((double)scale[i] + fabs((double)ref[i]) + 1e-30);
+        if (!(e <= worst)) worst = e;
+    }
+    return worst;
+}
+
+/* out (m x n) = |A| (m x k) |B| (k x n) [+ |c| broadcast or elementwise], in double */
+static void abs_product(const float *A, size_t ars, size_t acs, const float *B, size_t brs,
+                        size_t bcs, int m, int n, int k, float *out)
+{
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            double s = 0;
+            for (int t = 0; t < k; t++)
+                s += fabs((double)A[i * ars + t * acs]) * fabs((double)B[t * brs + j * bcs]);
+            out[(size_t)i * n + j] = (float)s;
+        }
+}
+
+typedef struct dense_case {
+    float *x, *W, *b, *dy, *dW0, *db0;
+    float *y_ref, *dpre_ref, *dx_ref, *dW_ref, *db_ref;
+    float *y, *dpre, *dx, *dW, *db, *scale;
+} dense_case;
+
+static void dense_case_free(dense_case *c)
+{
+    float **f = &c->x;
+    for (size_t i = 0; i < sizeof *c / sizeof(float *); i++) vae_free(f[i]);
+}
+
+/* Compares one backend's forward and backward with naive's on one shape.
+ * state is the backend's per-layer state, kept across calls like a layer keeps it. */
+static void compare_dense(const vae_backend *be, void **state, int B, int n_in, int n_out,
+                          vae_act act, unsigned seed)
+{
+    dense_case c;
+    const size_t nx = (size_t)B * n_in, ny = (size_t)B * n_out, nw = (size_t)n_in * n_out;
+    const size_t big = nx > ny ? (nx > nw ? nx : nw) : (ny > nw ? ny : nw);
+    c.x = vae_alloc(nx); c.W = vae_alloc(nw); c.b = vae_alloc(n_out); c.dy = vae_alloc(ny);
+    c.dW0 = vae_alloc(nw); c.db0 = vae_alloc(n_out);
+    c.y_ref = vae_alloc(ny); c.dpre_ref = vae_alloc(ny); c.dx_ref = vae_alloc(nx);
+    c.dW_ref = vae_alloc(nw); c.db_ref = vae_alloc(n_out);
+    c.y = vae_alloc(ny); c.dpre = vae_alloc(ny); c.dx = vae_alloc(nx); c.dW = vae_alloc(nw);
+    c.db = vae_alloc(n_out); c.scale = vae_alloc(big);
+    /* pre-activations of about unit size, so every activation is exercised */
+    const float w = sqrtf(3.0f / (float)n_in);
+    fill_uniform(c.x, nx, -1, 1, seed);
+    fill_uniform(c.W, nw, -w, w, seed + 1);
+    fill_uniform(c.b, n_out, -0.5f, 0.5f, seed + 2);
+    fill_uniform(c.dy, ny, -1, 1, seed + 3);
+    fill_uniform(c.dW0, nw, -1, 1, seed + 4); /* gradients accumulate onto these */
+    fill_uniform(c.db0, n_out, -1, 1, seed + 5);
+    memcpy(c.dW_ref, c.dW0, nw * sizeof(float));
+    memcpy(c.db_ref, c.db0, n_out * sizeof(float));
+    memcpy(c.dW, c.dW0, nw * sizeof(float));
+    memcpy(c.db, c.db0, n_out * sizeof(float));
+
+    char what[128];
+    snprintf(what, sizeof what, "%s B=%d %d->%d %s", be->name, B, n_in, n_out, vae_act_names[act]);
+    vae_error err;
+    vae_backend_naive.dense_forward(NULL, c.x, c.W, c.b, c.y_ref, B, n_in, n_out, act, &err);
+    vae_backend_naive.dense_backward(NULL, c.x, c.W, c.y_ref, c.dy, c.dpre_ref, c.dx_ref, c.dW_ref,
+                                     c.db_ref, B, n_in, n_out, act, &err);
+    int rc = vae_dense_forward(be, state, c.x, c.W, c.b, c.y, B, n_in, n_out, act, &err);
+    CHECK(rc == VAE_OK, "%s: forward failed: %s", what, err.msg);
+    /* the backward pass gets the reference y, so each op is compared on its own */
+    rc = vae_dense_backward(be, state, c.x, c.W, c.y_ref, c.dy, c.dpre, c.dx, c.dW, c.db, B, n_in,
+                            n_out, act, &err);
+    CHECK(rc == VAE_OK, "%s: backward failed: %s", what, err.msg);
+
+    abs_product(c.x, n_in, 1, c.W, n_out, 1, B, n_out, n_in, c.scale);
+    for (int r = 0; r < B; r++)
+        for (int o = 0; o < n_out; o++) c.scale[(size_t)r * n_out + o] += fabsf(c.b[o]);
+    double e = norm_err(c.y, c.y_ref, c.scale, ny);
+    CHECK(e <= DENSE_TOL, "%s: forward error %.3g", what, e);
+
+    for (size_t i = 0; i < ny; i++) c.scale[i] = fabsf(c.dy[i]);
+    e = norm_err(c.dpre, c.dpre_ref, c.scale, ny);
+    CHECK(e <= DENSE_TOL, "%s: dpre error %.3g", what, e);
+
+    abs_product(c.x, 1, n_in, c.dpre_ref, n_out, 1, n_in, n_out, B, c.scale);
+    for (size_t i = 0; i < nw; i++) c.scale[i] += fabsf(c.dW0[i]);
+    e = norm_err(c.dW, c.dW_ref, c.scale, nw);
+    CHECK(e <= DENSE_TOL, "%s: dW error %.3g", what, e);
+
+    for (int o = 0; o < n_out; o++) {
+        double s = fabs(c.db0[o]);
+        for (int r = 0; r < B; r++) s += fabs(c.dpre_ref[(size_t)r * n_out + o]);
+        c.scale[o] = (float)s;
+    }
+    e = norm_err(c.db, c.db_ref, c.scale, n_out);
+    CHECK(e <= DENSE_TOL, "%s: db error %.3g", what, e);
+
+    abs_product(c.dpre_ref, n_out, 1, c.W, 1, n_out, B, n_in, n_out, c.scale);
+    e = norm_err(c.dx, c.dx_ref, c.scale, nx);
+    CHECK(e <= DENSE_TOL, "%s: dx error %.3g", what, e);
+
+    /* dx == NULL skips the input gradient and changes nothing else */
+    memcpy(c.dW, c.dW0, nw * sizeof(float));
+    memcpy(c.db, c.db0, n_out * sizeof(float));
+    rc = vae_dense_backward(be, state, c.x, c.W, c.y_ref, c.dy, c.dpre, NULL, c.dW, c.db, B, n_in,
+                            n_out, act, &err);
+    CHECK(rc == VAE_OK, "%s: backward without dx failed: %s", what, err.msg);
+    abs_product(c.x, 1, n_in, c.dpre_ref, n_out, 1, n_in, n_out, B, c.scale);
+    for (size_t i = 0; i < nw; i++) c.scale[i] += fabsf(c.dW0[i]);
+    e = norm_err(c.dW, c.dW_ref, c.scale, nw);
+    CHECK(e <= DENSE_TOL, "%s: dW error without dx %.3g", what, e);
+    dense_case_free(&c);
+}
+
+static void free_state(const vae_backend *be, void **state)
+{
+    if (*state && be->state_free) be->state_free(*state);
+    *state = NULL;
+}
+
+/* the backends other than naive that are usable here */
+static int fast_backends(const vae_backend **out)
+{
+    int n = 0;
+    for (int i = 0; i < vae_backend_count(); i++) {
+        const vae_backend *be = vae_backend_at(i);
+        char why[128];
+        if (be == &vae_backend_naive || (be->available && be->available(why, sizeof why))) continue;
+        out[n++] = be;
+    }
+    return n;
+}
+
+/* Every pair of widths (as inputs and outputs), with the batch and the activation
+ * rotating, so every width, batch and activation appears. */
+static void test_dense_all_widths(void)
+{
+    const vae_backend *be[8];
+    int nb = fast_backends(be);
+    for (int k = 0; k < nb; k++) {
+        be[k]->set_threads ? be[k]->set_threads(2) : (void)0;
+        for (int i = 0; i < N_WIDTHS; i++)
+            for (int j = 0; j < N_WIDTHS; j++) {
+                void *state = NULL;
+                const int B = batches[(i + j) % N_BATCHES];
+                const vae_act act = (vae_act)((i + 2 * j) % VAE_ACT_COUNT);
+                compare_dense(be[k], &state, B, widths[i], widths[j], act, 100u + 7u * i + j);
+                free_state(be[k], &state);
+            }
+    }
+}
+
+/* Every batch size through one layer state, as training and evaluation use one
+ * layer with a changing batch; the activation rotates with the batch. */
+static void test_dense_all_batches(void)
+{
+    static const int shapes[][2] = { { 129, 33 }, { 20, 400 }, { 400, 40 } };
+    const vae_backend *be[8];
+    int nb = fast_backends(be);
+    for (int k = 0; k < nb; k++)
+        for (int s = 0; s < 3; s++) {
+            void *state = NULL;
+            for (int i = 0; i < N_BATCHES; i++)
+                compare_dense(be[k], &state, batches[i], shapes[s][0], shapes[s][1],
+                              (vae_act)((i + s) % VAE_ACT_COUNT), 300u + 11u * i + s);
+            /* and back to a batch seen before */
+            compare_dense(be[k], &state, batches[2], shapes[s][0], shapes[s][1], VAE_ACT_TANH,
+                          400u + s);
+            free_state(be[k], &state);
+        }
+}
+
+/* One thread and two give results within the bound (and the threaded path runs). */
+static void test_dense_thread_counts(void)
+{
+    const vae_backend *be[8];
+    int nb = fast_backends(be);
+    for (int k = 0; k < nb; k++) {
+        if (!be[k]->set_threads) continue;
+        for (int t = 1; t <= 3; t++) {
+            be[k]->set_threads(t);
+            void *state = NULL;
+            compare_dense(be[k], &state, 128, 784, 100, VAE_ACT_RELU, 500u + t);
+            compare_dense(be[k], &state, 64, 100, 784, VAE_ACT_SIGMOID, 600u + t);
+            free_state(be[k], &state);
+        }
+        be[k]->set_threads(0);
+    }
+}
+
+/* Activations: each backend's slots against naive on inputs from -30 to 30. */
+static void test_activation_ops(void)
+{
+    const vae_backend *be[8];
+    int nb = fast_backends(be);
+    enum { N = 1003 }; /* not a multiple of 8: the tail path runs */
+    float x[N], y_ref[N], y[N], dy[N], dx_ref[N], dx[N], scale[N];
+    for (int i = 0; i < N; i++) x[i] = -30.0f + 60.0f * (float)i / (N - 1);
+    x[N / 2] = 0.0f;
+    fill_uniform(dy, N, -1, 1, 71);
+    for (int k = 0; k < nb; k++)
+        for (int a = 0; a < VAE_ACT_COUNT; a++) {
+            if (!be[k]->act_forward && !be[k]->act_backward) continue;
+            vae_backend_naive.act_forward((vae_act)a, x, y_ref, N);
+            vae_act_forward(be[k], (vae_act)a, x, y, N);
+            for (int i = 0; i < N; i++) scale[i] = 0;
+            double e = norm_err(y, y_ref, scale, N);
+            CHECK(e <= 4e-6, "%s %s forward: relative error %.3g", be[k]->name,
+                  vae_act_names[a], e);
+            vae_backend_naive.act_backward((vae_act)a, y_ref, dy, dx_ref, N);
+            vae_act_backward(be[k], (vae_act)a, y_ref, dy, dx, N);
+            for (int i = 0; i < N; i++) scale[i] = fabsf(dy[i]); /* 1 - y^2 near |y| = 1 cancels */
+            e = norm_err(dx, dx_ref, scale, N);
+            CHECK(e <= 4e-6, "%s %s backward: relative error %.3g", be[k]->name,
+                  vae_act_names[a], e);
+            /* in place, and NaN propagates through the forward pass */
+            float v[9] = { -1, -0.5f, 0, 0.5f, 1, 2, 3, NAN, 4 };
+            vae_act_forward(be[k], (vae_act)a, v, v, 9);
+            CHECK(isnan(v[7]), "%s %s: NaN in, NaN out", be[k]->name, vae_act_names[a]);
+            CHECK(!isnan(v[8]) && !isnan(v[0]), "%s %s: NaN leaks to its neighbours",
+                  be[k]->name, vae_act_names[a]);
+        }
+}
+
+/* Adam: the same update as naive, over lengths that hit every path. */
+static void test_adam_ops(void)
+{
+    const vae_backend *be[8];
+    int nb = fast_backends(be);
+    static const size_t lengths[] = { 1, 7, 8, 1001, 70001 };
+    const vae_adam_step s = { 1e-3f, 0.9f, 0.999f, 1e-7f, 1 - 0.9f * 0.9f, 1 - 0.999f * 0.999f };
+    for (int k = 0; k < nb; k++) {
+        if (!be[k]->adam_update) continue;
+        for (size_t l = 0; l < sizeof lengths / sizeof lengths[0]; l++) {
+            const size_t n = lengths[l];
+            float *buf = vae_alloc(8 * n), *p = buf, *g = buf + n, *m = buf + 2 * n, *v = buf + 3 * n;
+            float *p2 = buf + 4 * n, *g2 = buf + 5 * n, *m2 = buf + 6 * n, *v2 = buf + 7 * n;
+            fill_uniform(p, n, -1, 1, 81);
+            fill_uniform(g, n, -1, 1, 82);
+            fill_uniform(m, n, -0.1f, 0.1f, 83);
+            fill_uniform(v, n, 0, 0.1f, 84);
+            memcpy(p2, p, 4 * n * sizeof(float));
+            vae_backend_naive.adam_update(p, g, m, v, n, &s);
+            be[k]->adam_update(p2, g2, m2, v2, n, &s);
+            size_t diff = 0;
+            for (size_t i = 0; i < n; i++)
+                diff += p[i] != p2[i] || m[i] != m2[i] || v[i] != v2[i] || g2[i] != 0.0f;
+            CHECK(diff == 0, "%s adam, n = %zu: %zu values differ from naive's", be[k]->name, n,
+                  diff);
+            vae_free(buf);
+        }
+    }
+}
+
+/* The stated accuracy of the AVX2 vector math, against double precision:
+ * relative error (to |f| + 1e-30) at most 3e-7 for tanh, sigmoid, elu and softplus
+ * over [-40, 40] in steps of 1/4096 (README's avx2 section quotes these bounds). */
+static void test_vector_math_accuracy(void)
+{
+    const vae_backend *be = NULL;
+    for (int i = 0; i < vae_backend_count(); i++)
+        if (strcmp(vae_backend_at(i)->name, "avx2") == 0) be = vae_backend_at(i);
+    char why[128];
+    if (!be || be->available(why, sizeof why)) {
+        printf("# skip: no usable avx2 backend here\n");
+        return;
+    }
+    enum { N = 80 * 4096 + 1 };
+    float *x = vae_alloc(N), *y = vae_alloc(N);
+    for (int i = 0; i < N; i++) x[i] = -40.0f + (float)i / 4096.0f;
+    static const vae_act acts[] = { VAE_ACT_TANH, VAE_ACT_SIGMOID, VAE_ACT_ELU, VAE_ACT_SOFTPLUS };
+    for (int a = 0; a < 4; a++) {
+        be->act_forward(acts[a], x, y, N);
+        double worst = 0, at = 0;
+        for (int i = 0; i < N; i++) {
+            const double xi = x[i];
+            double f;
+            switch (acts[a]) {
+            case VAE_ACT_TANH: f = tanh(xi); break;
+            case VAE_ACT_SIGMOID: f = 1.0 / (1.0 + exp(-xi)); break;
+            case VAE_ACT_ELU: f = xi > 0 ? xi : expm1(xi); break;
+            default: f = xi > 0 ? xi + log1p(exp(-xi)) : log1p(exp(xi)); break;
+            }
+            if (f < 1.1754944e-38 && f > -1.1754944e-38) continue; /* flushed to zero by design */
+            const double e = fabs(y[i] - f) / fabs(f);
+            if (e > worst) { worst = e; at = xi; }
+        }
+        printf("# avx2 %s: max relative error %.3g at x = %.6g\n", vae_act_names[acts[a]], worst, at);
+        CHECK(worst <= 3e-7, "avx2 %s: relative error %.3g at x = %g", vae_act_names[acts[a]], worst,
+              at);
+    }
+    vae_free(x);
+    vae_free(y);
+}
+
+static void test_registry(void)
+{
+    vae_error err;
+    CHECK(vae_backend_find("naive", &err) == &vae_backend_naive, "naive is found");
+    CHECK(vae_backend_find("cuda", &err) == NULL, "an unknown backend is refused");
+    CHECK(strstr(err.msg, "unknown backend 'cuda'") && strstr(err.msg, "naive"),
+          "the error names the backend and lists the usable ones: %s", err.msg);
+    for (int i = 0; i < vae_backend_count(); i++) {
+        const vae_backend *be = vae_backend_at(i);
+        CHECK(be->name && be->description && strlen(be->description) > 10, "backend %d described", i);
+        CHECK(be->dense_forward && be->dense_backward, "%s has its own dense ops", be->name);
+        char why[128];
+        if (be->available && be->available(why, sizeof why)) continue;
+        CHECK(vae_backend_find(be->name, &err) == be, "%s is found by name", be->name);
+    }
+#ifdef HAVE_OPENBLAS
+    CHECK(vae_backend_find("openblas", &err) != NULL, "openblas built and usable");
+#endif
+#ifdef HAVE_ONEDNN
+    CHECK(vae_backend_find("onednn", &err) != NULL, "onednn built and usable: %s", err.msg);
+#endif
+}
+
+const test_case backend_tests[] = {
+    { "backend registry", test_registry },
+    { "dense ops match naive, every width pair", test_dense_all_widths },
+    { "dense ops match naive, every batch and activation", test_dense_all_batches },
+    { "dense ops match naive, 1-3 threads", test_dense_thread_counts },
+    { "activation ops match naive", test_activation_ops },
+    { "adam matches naive bit for bit", test_adam_ops },
+    { "avx2 vector math accuracy", test_vector_math_accuracy },
+    { NULL, NULL },
+};
