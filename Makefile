@@ -10,7 +10,7 @@ LUA     ?= lua5.4
 
 HARNESS := harness/error.c harness/rng.c harness/mat.c harness/activation.c \
            harness/backend.c harness/layer.c harness/likelihood.c harness/posterior.c \
-           harness/model.c harness/data.c
+           harness/model.c harness/data.c harness/bench.c
 BACKENDS := backends/naive.c
 TESTS   := tests/test_main.c tests/test_layers.c tests/test_model.c tests/test_backends.c
 
@@ -36,18 +36,17 @@ OPENMP   := -fopenmp
 endif
 endif
 ifndef NO_AVX2
-ifeq ($(call probe,int main(void){return 0;},-mavx2 -mfma -fopenmp),yes)
+ifeq ($(call probe,int main(void){return 0;},-mavx2 -mfma -pthread),yes)
 BACKENDS += backends/avx2.c
 DEFS     += -DHAVE_AVX2
-OPENMP   := -fopenmp
 endif
 endif
-LDFLAGS  += $(OPENMP)
+LDFLAGS  += $(OPENMP) -pthread
 BACKEND_NAMES := $(patsubst backends/%.c,%,$(BACKENDS))
 
 # Per-file flags: only the avx2 backend is compiled for AVX2+FMA (the rest of
-# the harness runs on any x86-64); the threaded backends use OpenMP.
-build/backends/avx2.o build/asan/backends/avx2.o: XFLAGS = -mavx2 -mfma -fopenmp
+# the harness runs on any x86-64); oneDNN's threads are OpenMP's.
+build/backends/avx2.o build/asan/backends/avx2.o: XFLAGS = -mavx2 -mfma -pthread
 build/backends/onednn.o build/asan/backends/onednn.o: XFLAGS = -fopenmp
 build/backends/openblas.o build/asan/backends/openblas.o: XFLAGS = $(BLAS_CFLAGS)
 

@@ -1,4 +1,4 @@
-/* The AVX2 backend: hand-written AVX2 + FMA intrinsics, threaded with OpenMP.
+/* The AVX2 backend: hand-written AVX2 + FMA intrinsics, threaded with pthreads.
  * This file alone is compiled with -mavx2 -mfma; the backend declines to load on
  * a CPU without both.
  *
@@ -12,209 +12,131 @@
  * Results do not depend on the thread count: threads split the output into
  * rectangles, and every element is summed over K in the same order.
  *
- * Vector math (maximum errors against double-precision references, measured
- * over a dense sweep by the tests; see README):
- *   exp      range-reduced by ln 2, degree-6 polynomial; results below FLT_MIN
- *            flush to zero;
- *   tanh     odd polynomial for |x| < 0.625, else 1 - 2 / (e^{2|x|} + 1);
- *   expm1    (elu, softplus') Taylor series for |x| < 0.5, else e^x - 1;
- *   log1p    (softplus) log(1 + u) with a polynomial for log, corrected for the
- *            rounding of 1 + u. */
+ * The vector math (exp, tanh, expm1, log1p and the activations) is in avx2_math.h. */
 #include <immintrin.h>
-#include <omp.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../harness/backend.h"
 #include "../harness/mat.h"
+#include "avx2_math.h"
 
-/* ---------- vector math ---------- */
+/* ---------- threads ----------
+ * A small pool of pthreads rather than OpenMP: between jobs the workers spin with
+ * sched_yield (then sleep), so on a shared machine where our threads outnumber
+ * free cores a waiting thread hands its core to the one doing the work. OpenMP's
+ * spinning waits instead took milliseconds per call there. */
 
-#define V(x) _mm256_set1_ps(x)
+enum { MAX_THREADS = 64, IDLE_SPINS = 20000 };
 
-/* e^x. Inputs below -87.3 give 0 (not denormals); inputs above 88 are clamped
- * (no caller needs overflow). NaN propagates: max/min keep their second operand. */
-static inline __m256 v_exp(__m256 x)
+typedef void (*job_fn)(void *arg, int part);
+
+static struct pool {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    pthread_t tid[MAX_THREADS];
+    unsigned long born[MAX_THREADS]; /* the generation when each worker was made */
+    int started;          /* workers running (the caller is part 0 of every job) */
+    atomic_ulong gen;     /* bumped for every job */
+    atomic_int sleepers;  /* workers waiting on `wake` */
+    atomic_int pending;   /* workers yet to finish (or pass on) the current job */
+    atomic_int quit;
+    job_fn fn;
+    void *arg;
+    int parts;
+} pool = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER };
+
+static void *worker(void *p)
 {
-    const __m256 lo = V(-87.33654f);
-    __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
-    x = _mm256_min_ps(V(88.0f), _mm256_max_ps(lo, x));
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, V(1.44269504088896341f)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    /* r = x - n ln2, with ln2 split so n * hi is exact */
-    __m256 r = _mm256_fnmadd_ps(n, V(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, V(-2.12194440e-4f), r);
-    __m256 p = V(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, V(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, V(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, V(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, V(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, V(5.0000001201e-1f));
-    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, V(1.0f)));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)),
-                                  23);
-    return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
-}
-
-/* e^x - 1 for x <= 0 */
-static inline __m256 v_expm1_neg(__m256 x)
-{
-    /* near 0, e^x - 1 would cancel: the Taylor series to x^8 (remainder < 6e-9 x) */
-    __m256 t = V(1.0f / 40320);
-    t = _mm256_fmadd_ps(t, x, V(1.0f / 5040));
-    t = _mm256_fmadd_ps(t, x, V(1.0f / 720));
-    t = _mm256_fmadd_ps(t, x, V(1.0f / 120));
-    t = _mm256_fmadd_ps(t, x, V(1.0f / 24));
-    t = _mm256_fmadd_ps(t, x, V(1.0f / 6));
-    t = _mm256_fmadd_ps(t, x, V(0.5f));
-    t = _mm256_fmadd_ps(_mm256_mul_ps(t, x), x, x);
-    __m256 big = _mm256_sub_ps(v_exp(x), V(1.0f));
-    __m256 near0 = _mm256_cmp_ps(x, V(-0.5f), _CMP_GT_OQ); /* false for NaN: big is NaN */
-    return _mm256_blendv_ps(big, t, near0);
-}
-
-static inline __m256 v_tanh(__m256 x)
-{
-    const __m256 sign = V(-0.0f);
-    __m256 ax = _mm256_andnot_ps(sign, x);
-    /* small |x|: x + x^3 P(x^2) */
-    __m256 z = _mm256_mul_ps(x, x);
-    __m256 p = V(-5.70498872745e-3f);
-    p = _mm256_fmadd_ps(p, z, V(2.06390887954e-2f));
-    p = _mm256_fmadd_ps(p, z, V(-5.37397155531e-2f));
-    p = _mm256_fmadd_ps(p, z, V(1.33314422036e-1f));
-    p = _mm256_fmadd_ps(p, z, V(-3.33332819422e-1f));
-    p = _mm256_fmadd_ps(_mm256_mul_ps(p, z), x, x);
-    /* large |x|: 1 - 2 / (e^{2|x|} + 1), |x| capped at 9 where tanh is 1 in float */
-    __m256 e = v_exp(_mm256_add_ps(_mm256_min_ps(V(9.0f), ax), _mm256_min_ps(V(9.0f), ax)));
-    __m256 t = _mm256_sub_ps(V(1.0f), _mm256_div_ps(V(2.0f), _mm256_add_ps(e, V(1.0f))));
-    t = _mm256_or_ps(t, _mm256_and_ps(sign, x));
-    return _mm256_blendv_ps(t, p, _mm256_cmp_ps(ax, V(0.625f), _CMP_LT_OQ));
-}
-
-/* log(1 + u) for u in [0, 1] */
-static inline __m256 v_log1p_unit(__m256 u)
-{
-    __m256 w = _mm256_add_ps(V(1.0f), u);                  /* in [1, 2] */
-    __m256 hi = _mm256_cmp_ps(w, V(1.41421356f), _CMP_GT_OQ);
-    __m256 e = _mm256_and_ps(hi, V(1.0f));                  /* w = 2^e m, m in [0.707, 1.414] */
-    __m256 m = _mm256_blendv_ps(w, _mm256_mul_ps(w, V(0.5f)), hi);
-    __m256 f = _mm256_sub_ps(m, V(1.0f));
-    __m256 z = _mm256_mul_ps(f, f);
-    __m256 p = V(7.0376836292e-2f);
-    p = _mm256_fmadd_ps(p, f, V(-1.1514610310e-1f));
-    p = _mm256_fmadd_ps(p, f, V(1.1676998740e-1f));
-    p = _mm256_fmadd_ps(p, f, V(-1.2420140846e-1f));
-    p = _mm256_fmadd_ps(p, f, V(1.4249322787e-1f));
-    p = _mm256_fmadd_ps(p, f, V(-1.6668057665e-1f));
-    p = _mm256_fmadd_ps(p, f, V(2.0000714765e-1f));
-    p = _mm256_fmadd_ps(p, f, V(-2.4999993993e-1f));
-    p = _mm256_fmadd_ps(p, f, V(3.3333331174e-1f));
-    __m256 y = _mm256_mul_ps(_mm256_mul_ps(p, f), z);       /* f^3 P(f) */
-    y = _mm256_fmadd_ps(e, V(-2.12194440e-4f), y);
-    y = _mm256_fnmadd_ps(z, V(0.5f), y);
-    __m256 lw = _mm256_fmadd_ps(e, V(0.693359375f), _mm256_add_ps(f, y));
-    /* 1 + u rounded: add back what was lost, (u - (w - 1)) / w */
-    __m256 lost = _mm256_sub_ps(u, _mm256_sub_ps(w, V(1.0f)));
-    return _mm256_add_ps(lw, _mm256_div_ps(lost, w));
-}
-
-static inline __m256 v_act(vae_act act, __m256 x)
-{
-    const __m256 zero = _mm256_setzero_ps(), sign = V(-0.0f);
-    switch (act) {
-    case VAE_ACT_RELU:
-        return _mm256_max_ps(zero, x); /* x second: NaN propagates, -0 stays -0 */
-    case VAE_ACT_TANH:
-        return v_tanh(x);
-    case VAE_ACT_ELU:
-        return _mm256_blendv_ps(v_expm1_neg(_mm256_min_ps(zero, x)), x,
-                                _mm256_cmp_ps(x, zero, _CMP_GT_OQ));
-    case VAE_ACT_SOFTPLUS: { /* max(x, 0) + log(1 + e^{-|x|}) */
-        __m256 u = v_exp(_mm256_or_ps(x, sign));
-        return _mm256_add_ps(_mm256_max_ps(zero, x), v_log1p_unit(u));
-    }
-    case VAE_ACT_SIGMOID: { /* e = e^{-|x|}: 1 / (1 + e) for x >= 0, e / (1 + e) below */
-        __m256 e = v_exp(_mm256_or_ps(x, sign));
-        __m256 r = _mm256_div_ps(V(1.0f), _mm256_add_ps(V(1.0f), e));
-        return _mm256_blendv_ps(_mm256_mul_ps(e, r), r, _mm256_cmp_ps(x, zero, _CMP_GE_OQ));
-    }
-    default:
-        return x;
+    const int me = (int)(intptr_t)p; /* 1 .. started */
+    unsigned long seen = pool.born[me - 1]; /* not gen now: a job may have begun already */
+    for (;;) {
+        int spins = 0;
+        while (atomic_load(&pool.gen) == seen && !atomic_load(&pool.quit)) {
+            if (++spins < IDLE_SPINS) {
+                sched_yield();
+                continue;
+            }
+            pthread_mutex_lock(&pool.lock);
+            atomic_fetch_add(&pool.sleepers, 1);
+            while (atomic_load(&pool.gen) == seen && !atomic_load(&pool.quit))
+                pthread_cond_wait(&pool.wake, &pool.lock);
+            atomic_fetch_sub(&pool.sleepers, 1);
+            pthread_mutex_unlock(&pool.lock);
+        }
+        if (atomic_load(&pool.quit)) return NULL;
+        seen = atomic_load(&pool.gen);
+        /* every worker answers every job, taking part or not, so none can lag
+         * into the next job's fields */
+        if (me < pool.parts) pool.fn(pool.arg, me);
+        atomic_fetch_sub(&pool.pending, 1);
     }
 }
 
-/* dy * act'(x), from the output y */
-static inline __m256 v_act_grad(vae_act act, __m256 y, __m256 dy)
+/* Runs fn(arg, part) for part = 0 .. parts-1, part 0 on the calling thread; falls
+ * back to fewer threads (the caller doing the rest) if a worker cannot start. */
+static void pool_run(int parts, job_fn fn, void *arg)
 {
-    const __m256 zero = _mm256_setzero_ps(), one = V(1.0f);
-    switch (act) {
-    case VAE_ACT_RELU:
-        return _mm256_and_ps(dy, _mm256_cmp_ps(y, zero, _CMP_GT_OQ));
-    case VAE_ACT_TANH:
-        return _mm256_mul_ps(dy, _mm256_fnmadd_ps(y, y, one));
-    case VAE_ACT_ELU:
-        return _mm256_blendv_ps(_mm256_mul_ps(dy, _mm256_add_ps(y, one)), dy,
-                                _mm256_cmp_ps(y, zero, _CMP_GT_OQ));
-    case VAE_ACT_SOFTPLUS: /* sigmoid(x) = 1 - e^{-y} */
-        return _mm256_mul_ps(dy, _mm256_sub_ps(zero, v_expm1_neg(_mm256_sub_ps(zero, y))));
-    case VAE_ACT_SIGMOID:
-        return _mm256_mul_ps(dy, _mm256_mul_ps(y, _mm256_sub_ps(one, y)));
-    default:
-        return dy;
+    if (parts > MAX_THREADS) parts = MAX_THREADS;
+    while (pool.started < parts - 1) {
+        const int id = pool.started + 1;
+        pool.born[id - 1] = atomic_load(&pool.gen);
+        if (pthread_create(&pool.tid[id - 1], NULL, worker, (void *)(intptr_t)id)) break;
+        pool.started++;
     }
+    const int workers = parts - 1 < pool.started ? parts - 1 : pool.started;
+    pool.fn = fn;
+    pool.arg = arg;
+    pool.parts = workers + 1;
+    atomic_store(&pool.pending, pool.started);
+    atomic_fetch_add(&pool.gen, 1);
+    if (atomic_load(&pool.sleepers) > 0) {
+        pthread_mutex_lock(&pool.lock);
+        pthread_cond_broadcast(&pool.wake);
+        pthread_mutex_unlock(&pool.lock);
+    }
+    fn(arg, 0);
+    for (int part = workers + 1; part < parts; part++) fn(arg, part); /* unstarted workers' */
+    while (atomic_load(&pool.pending) > 0) sched_yield();
 }
 
-/* lane masks for the first n (0..8) floats of a vector */
-static const int32_t mask_table[16] = { -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0 };
-static inline __m256i first_lanes(int n)
+/* The workers stop before the library is unloaded (Lua unloads C modules when
+ * its state closes), so none runs code that is no longer mapped. */
+__attribute__((destructor)) static void pool_stop(void)
 {
-    n = n < 0 ? 0 : n > 8 ? 8 : n;
-    return _mm256_loadu_si256((const __m256i *)(mask_table + 8 - n));
+    if (!pool.started) return;
+    atomic_store(&pool.quit, 1);
+    pthread_mutex_lock(&pool.lock);
+    pthread_cond_broadcast(&pool.wake);
+    pthread_mutex_unlock(&pool.lock);
+    for (int i = 0; i < pool.started; i++) pthread_join(pool.tid[i], NULL);
+    pool.started = 0;
 }
-
-static void act_forward(vae_act act, const float *x, float *y, size_t n)
-{
-    if (act == VAE_ACT_LINEAR) {
-        if (y != x) memmove(y, x, n * sizeof *y);
-        return;
-    }
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, v_act(act, _mm256_loadu_ps(x + i)));
-    if (i < n) {
-        __m256i m = first_lanes((int)(n - i));
-        _mm256_maskstore_ps(y + i, m, v_act(act, _mm256_maskload_ps(x + i, m)));
-    }
-}
-
-static void act_backward(vae_act act, const float *y, const float *dy, float *dx, size_t n)
-{
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(dx + i, v_act_grad(act, _mm256_loadu_ps(y + i), _mm256_loadu_ps(dy + i)));
-    if (i < n) {
-        __m256i m = first_lanes((int)(n - i));
-        __m256 g = v_act_grad(act, _mm256_maskload_ps(y + i, m), _mm256_maskload_ps(dy + i, m));
-        _mm256_maskstore_ps(dx + i, m, g);
-    }
-}
-
-/* ---------- threads ---------- */
 
 static int n_threads; /* 0 until set: all cores */
 
+static int all_cores(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (int)n;
+}
+
 static void set_threads(int threads)
 {
-    n_threads = threads > 0 ? threads : omp_get_num_procs();
+    n_threads = threads > 0 ? (threads < MAX_THREADS ? threads : MAX_THREADS) : all_cores();
 }
 
 static int threads_wanted(double flops)
 {
     /* below this, waking a second thread costs more than it saves */
     if (flops < 4e5) return 1;
-    return n_threads > 0 ? n_threads : omp_get_num_procs();
+    return n_threads > 0 ? n_threads : all_cores();
 }
 
 /* ---------- GEMM: C (M x N) = A (M x K) B (K x N), with a store mode ---------- */
@@ -240,29 +162,6 @@ typedef struct gemm_job {
     int tm, tn; /* threads split M into tm parts, N into tn */
 } gemm_job;
 
-/* Ap[panel][k][r] = A(i0 + panel MR + r, k0 + k), zero past row m */
-static void pack_a(const operand *A, int i0, int m, int k0, int kc, float *restrict ap)
-{
-    for (int p = 0; p < m; p += MR, ap += (size_t)MR * kc) {
-        const int rows = m - p < MR ? m - p : MR;
-        if (A->cs == 1) { /* rows contiguous in k */
-            for (int r = 0; r < MR; r++) {
-                if (r >= rows) {
-                    for (int k = 0; k < kc; k++) ap[k * MR + r] = 0.0f;
-                    continue;
-                }
-                const float *src = A->p + (size_t)(i0 + p + r) * A->rs + k0;
-                for (int k = 0; k < kc; k++) ap[k * MR + r] = src[k];
-            }
-        } else { /* A transposed: each k holds MR consecutive rows */
-            for (int k = 0; k < kc; k++) {
-                const float *src = A->p + (size_t)(k0 + k) * A->cs + (size_t)(i0 + p) * A->rs;
-                for (int r = 0; r < MR; r++) ap[k * MR + r] = r < rows ? src[r * A->rs] : 0.0f;
-            }
-        }
-    }
-}
-
 /* r[i] <- column i of the 8x8 block held in r[0..7] */
 static inline void transpose8(__m256 r[8])
 {
@@ -281,6 +180,40 @@ static inline void transpose8(__m256 r[8])
     for (int i = 0; i < 4; i++) {
         r[i] = _mm256_permute2f128_ps(s[i], s[i + 4], 0x20);
         r[i + 4] = _mm256_permute2f128_ps(s[i], s[i + 4], 0x31);
+    }
+}
+
+/* Ap[panel][k][r] = A(i0 + panel MR + r, k0 + k), zero past row m. The vector
+ * stores write 8 floats for MR = 6: the 2 extra land where the next k (or the
+ * buffer's slack, PACK_SLACK) is written next, so they are overwritten. */
+enum { PACK_SLACK = 8 };
+static void pack_a(const operand *A, int i0, int m, int k0, int kc, float *restrict ap)
+{
+    const __m256i six = first_lanes(MR);
+    for (int p = 0; p < m; p += MR, ap += (size_t)MR * kc) {
+        const int rows = m - p < MR ? m - p : MR;
+        if (A->cs == 1) { /* rows contiguous in k: transpose 8x8 blocks (6 real rows) */
+            const float *src = A->p + (size_t)(i0 + p) * A->rs + k0;
+            int k = 0;
+            if (rows == MR) {
+                for (; k + 8 <= kc; k += 8) {
+                    __m256 r[8];
+                    for (int i = 0; i < MR; i++) r[i] = _mm256_loadu_ps(src + (size_t)i * A->rs + k);
+                    r[6] = r[7] = _mm256_setzero_ps();
+                    transpose8(r);
+                    for (int i = 0; i < 8; i++) _mm256_storeu_ps(ap + (size_t)(k + i) * MR, r[i]);
+                }
+            }
+            for (; k < kc; k++)
+                for (int r = 0; r < MR; r++)
+                    ap[k * MR + r] = r < rows ? src[(size_t)r * A->rs + k] : 0.0f;
+        } else { /* A transposed: each k holds the rows side by side */
+            const __m256i lanes = rows == MR ? six : first_lanes(rows);
+            for (int k = 0; k < kc; k++) {
+                const float *src = A->p + (size_t)(k0 + k) * A->cs + (size_t)(i0 + p);
+                _mm256_storeu_ps(ap + (size_t)k * MR, _mm256_maskload_ps(src, lanes));
+            }
+        }
     }
 }
 
@@ -474,6 +407,20 @@ static void choose_split(int M, int N, int K, int nt, int *tm_out, int *tn_out)
     }
 }
 
+/* one part of a threaded GEMM: its rectangle, with its own packing buffers */
+typedef struct gemm_task {
+    const gemm_job *job;
+    float *buf;
+    size_t stride, bsize; /* floats per part; the B panels come first */
+} gemm_task;
+
+static void gemm_part(void *arg, int part)
+{
+    const gemm_task *t = arg;
+    float *mine = t->buf + (size_t)part * t->stride;
+    gemm_thread(t->job, part, mine, mine + t->bsize);
+}
+
 static int gemm(void **state, int M, int N, int K, operand A, operand B, float *C, size_t ldc,
                 store_mode mode, const float *bias, vae_act act, vae_error *err)
 {
@@ -487,7 +434,7 @@ static int gemm(void **state, int M, int N, int K, operand A, operand B, float *
     const int kc_max = K < KC ? K : KC;
     int ncols = ((ntiles + j.tn - 1) / j.tn) * NR;
     if (ncols > NC) ncols = NC;
-    const size_t bsize = (size_t)ncols * kc_max, asize = (size_t)MC * kc_max;
+    const size_t bsize = (size_t)ncols * kc_max, asize = (size_t)MC * kc_max + PACK_SLACK;
     const size_t need = (size_t)nt * (bsize + asize);
     avx2_state *s = *state;
     if (!s && !(s = *state = calloc(1, sizeof *s)))
@@ -503,14 +450,8 @@ static int gemm(void **state, int M, int N, int K, operand A, operand B, float *
         gemm_thread(&j, 0, s->buf, s->buf + bsize);
         return VAE_OK;
     }
-#pragma omp parallel num_threads(nt)
-    {
-        /* OpenMP may give fewer threads than asked: then some take two parts */
-        for (int part = omp_get_thread_num(); part < nt; part += omp_get_num_threads()) {
-            float *mine = s->buf + (size_t)part * (bsize + asize);
-            gemm_thread(&j, part, mine, mine + bsize);
-        }
-    }
+    gemm_task task = { &j, s->buf, bsize + asize, bsize };
+    pool_run(nt, gemm_part, &task);
     return VAE_OK;
 }
 
@@ -532,7 +473,7 @@ static int dense_backward(void **state, const float *x, const float *W, const fl
     /* dpre = dy * act'(y), row by row, summed into db as it goes */
     for (int r = 0; r < B; r++) {
         const size_t off = (size_t)r * n_out;
-        act_backward(act, y + off, dy + off, dpre + off, (size_t)n_out);
+        avx2_act_backward(act, y + off, dy + off, dpre + off, (size_t)n_out);
         int o = 0;
         for (; o + 8 <= n_out; o += 8)
             _mm256_storeu_ps(db + o, _mm256_add_ps(_mm256_loadu_ps(db + o),
@@ -551,17 +492,26 @@ static int dense_backward(void **state, const float *x, const float *W, const fl
                 err);
 }
 
-static void adam_update(float *p, float *g, float *m, float *v, size_t n, const vae_adam_step *s)
+typedef struct adam_task {
+    float *p, *g, *m, *v;
+    size_t n;
+    int parts;
+    const vae_adam_step *s;
+} adam_task;
+
+/* the same operations, in the same order, as naive's loop (no FMA contraction):
+ * the update is bit-identical to the reference */
+static void adam_part(void *arg, int part)
 {
-    /* the same operations, in the same order, as naive's loop (no FMA contraction):
-     * the update is bit-identical to the reference */
+    const adam_task *t = arg;
+    const vae_adam_step *s = t->s;
+    const size_t blocks = t->n / 8;
+    const size_t lo = blocks * part / t->parts * 8, hi = blocks * (part + 1) / t->parts * 8;
     const float step = s->lr / s->bias1, inv_sqrt_b2 = 1.0f / __builtin_sqrtf(s->bias2);
     const __m256 b1 = V(s->beta1), c1 = V(1.0f - s->beta1), b2 = V(s->beta2),
                  c2 = V(1.0f - s->beta2), vstep = V(step), vinv = V(inv_sqrt_b2), veps = V(s->eps);
-    const long blocks = (long)(n / 8);
-#pragma omp parallel for schedule(static) num_threads(n >= (1u << 16) ? threads_wanted(1e9) : 1)
-    for (long blk = 0; blk < blocks; blk++) {
-        const size_t i = (size_t)blk * 8;
+    float *p = t->p, *g = t->g, *m = t->m, *v = t->v;
+    for (size_t i = lo; i < hi; i += 8) {
         __m256 gi = _mm256_loadu_ps(g + i);
         __m256 mi = _mm256_add_ps(_mm256_mul_ps(b1, _mm256_loadu_ps(m + i)), _mm256_mul_ps(c1, gi));
         __m256 vi = _mm256_add_ps(_mm256_mul_ps(b2, _mm256_loadu_ps(v + i)),
@@ -574,7 +524,16 @@ static void adam_update(float *p, float *g, float *m, float *v, size_t n, const 
         _mm256_storeu_ps(p + i, pi);
         _mm256_storeu_ps(g + i, _mm256_setzero_ps());
     }
-    const size_t done = (size_t)blocks * 8;
+}
+
+static void adam_update(float *p, float *g, float *m, float *v, size_t n, const vae_adam_step *s)
+{
+    /* memory-bound: a second thread pays off only on large arrays */
+    const int parts = n >= (1u << 16) ? threads_wanted(1e9) : 1;
+    adam_task t = { p, g, m, v, n, parts, s };
+    if (parts > 1) pool_run(parts, adam_part, &t);
+    else adam_part(&t, 0);
+    const size_t done = n / 8 * 8;
     if (done < n) vae_backend_naive.adam_update(p + done, g + done, m + done, v + done, n - done, s);
 }
 
@@ -590,13 +549,13 @@ __attribute__((target("no-avx"))) static int available(char *why, size_t len)
 const vae_backend vae_backend_avx2 = {
     .name = "avx2",
     .description = "hand-written AVX2+FMA intrinsics: packed 6x16 GEMM micro-kernel with the "
-                   "bias and activation fused, vector exp/tanh/log, OpenMP threads",
+                   "bias and activation fused, vector exp/tanh/log, its own pthreads",
     .available = available,
     .set_threads = set_threads,
     .dense_forward = dense_forward,
     .dense_backward = dense_backward,
     .state_free = state_free,
-    .act_forward = act_forward,
-    .act_backward = act_backward,
+    .act_forward = avx2_act_forward,
+    .act_backward = avx2_act_backward,
     .adam_update = adam_update,
 };

@@ -1,12 +1,26 @@
 /* The OpenBLAS backend: the three dense products through cblas_sgemm, with the
  * bias and the activation applied in one pass over the output while it is still
- * warm in cache. Gradients accumulate through beta = 1. Activations outside dense
- * layers and Adam are element-wise loops OpenBLAS has nothing for: naive does them. */
+ * warm in cache. Gradients accumulate through beta = 1.
+ *
+ * OpenBLAS has nothing for the element-wise passes (bias + activation, dy * act',
+ * the bias gradient). They use the AVX2 vector math when the CPU has it (this
+ * file is compiled for plain x86-64 and checks at run time), else naive's loops;
+ * so do standalone activation layers. Adam is naive's loop. */
 #include <cblas.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "../harness/backend.h"
+#include "avx2_math.h"
+
+static int have_avx2(void)
+{
+    static int known = -1;
+    if (known < 0) {
+        __builtin_cpu_init();
+        known = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    }
+    return known;
+}
 
 static void set_threads(int threads)
 {
@@ -15,13 +29,76 @@ static void set_threads(int threads)
 }
 
 /* y (B x n_out) = act(y + b), row by row */
+__attribute__((target("avx2,fma"))) static void bias_act_avx2(float *y, const float *b, int B,
+                                                              int n_out, vae_act act)
+{
+    for (int r = 0; r < B; r++) {
+        float *yr = y + (size_t)r * n_out;
+        int o = 0;
+        for (; o + 8 <= n_out; o += 8)
+            _mm256_storeu_ps(yr + o, v_act(act, _mm256_add_ps(_mm256_loadu_ps(yr + o),
+                                                               _mm256_loadu_ps(b + o))));
+        if (o < n_out) {
+            const __m256i m = first_lanes(n_out - o);
+            __m256 v = _mm256_add_ps(_mm256_maskload_ps(yr + o, m), _mm256_maskload_ps(b + o, m));
+            _mm256_maskstore_ps(yr + o, m, v_act(act, v));
+        }
+    }
+}
+
 static void bias_act(float *y, const float *b, int B, int n_out, vae_act act)
 {
+    if (have_avx2()) {
+        bias_act_avx2(y, b, B, n_out, act);
+        return;
+    }
     for (int r = 0; r < B; r++) {
         float *yr = y + (size_t)r * n_out;
         for (int o = 0; o < n_out; o++) yr[o] += b[o];
         vae_backend_naive.act_forward(act, yr, yr, (size_t)n_out);
     }
+}
+
+/* dpre = dy * act'(y) and db += colsum(dpre), one row at a time */
+__attribute__((target("avx2,fma"))) static void dpre_db_avx2(const float *y, const float *dy,
+                                                             float *dpre, float *db, int B,
+                                                             int n_out, vae_act act)
+{
+    for (int r = 0; r < B; r++) {
+        const size_t off = (size_t)r * n_out;
+        avx2_act_backward(act, y + off, dy + off, dpre + off, (size_t)n_out);
+        int o = 0;
+        for (; o + 8 <= n_out; o += 8)
+            _mm256_storeu_ps(db + o, _mm256_add_ps(_mm256_loadu_ps(db + o),
+                                                   _mm256_loadu_ps(dpre + off + o)));
+        for (; o < n_out; o++) db[o] += dpre[off + o];
+    }
+}
+
+static void dpre_db(const float *y, const float *dy, float *dpre, float *db, int B, int n_out,
+                    vae_act act)
+{
+    if (have_avx2()) {
+        dpre_db_avx2(y, dy, dpre, db, B, n_out, act);
+        return;
+    }
+    for (int r = 0; r < B; r++) {
+        const size_t off = (size_t)r * n_out;
+        vae_backend_naive.act_backward(act, y + off, dy + off, dpre + off, (size_t)n_out);
+        for (int o = 0; o < n_out; o++) db[o] += dpre[off + o];
+    }
+}
+
+static void act_forward(vae_act act, const float *x, float *y, size_t n)
+{
+    if (have_avx2()) avx2_act_forward(act, x, y, n);
+    else vae_backend_naive.act_forward(act, x, y, n);
+}
+
+static void act_backward(vae_act act, const float *y, const float *dy, float *dx, size_t n)
+{
+    if (have_avx2()) avx2_act_backward(act, y, dy, dx, n);
+    else vae_backend_naive.act_backward(act, y, dy, dx, n);
 }
 
 static int dense_forward(void **state, const float *x, const float *W, const float *b,
@@ -39,12 +116,7 @@ static int dense_backward(void **state, const float *x, const float *W, const fl
                           int B, int n_in, int n_out, vae_act act, vae_error *err)
 {
     (void)state; (void)err;
-    /* dpre = dy * act'(y) and db += colsum(dpre), one row at a time */
-    for (int r = 0; r < B; r++) {
-        const size_t off = (size_t)r * n_out;
-        vae_backend_naive.act_backward(act, y + off, dy + off, dpre + off, (size_t)n_out);
-        for (int o = 0; o < n_out; o++) db[o] += dpre[off + o];
-    }
+    dpre_db(y, dy, dpre, db, B, n_out, act);
     /* dW (n_in x n_out) += x^T dpre */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_in, n_out, B, 1.0f, x, n_in, dpre,
                 n_out, 1.0f, dW, n_out);
@@ -57,9 +129,11 @@ static int dense_backward(void **state, const float *x, const float *W, const fl
 
 const vae_backend vae_backend_openblas = {
     .name = "openblas",
-    .description = "OpenBLAS cblas_sgemm for the dense products, bias and activation fused "
-                   "in one pass; its own threads",
+    .description = "OpenBLAS cblas_sgemm for the dense products (its own threads); bias and "
+                   "activation in one pass, AVX2 vector math when the CPU has it",
     .set_threads = set_threads,
     .dense_forward = dense_forward,
     .dense_backward = dense_backward,
+    .act_forward = act_forward,
+    .act_backward = act_backward,
 };

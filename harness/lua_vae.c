@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "data.h"
 #include "model.h"
 
@@ -710,6 +711,101 @@ static int l_backends(lua_State *L)
     return 1;
 }
 
+/* ---------- benchmarks (experiments/bench.lua) ---------- */
+
+static void push_timing(lua_State *L, const char *name, vae_timing t)
+{
+    lua_createtable(L, 0, 3);
+    lua_pushnumber(L, t.median); lua_setfield(L, -2, "median");
+    lua_pushnumber(L, t.min); lua_setfield(L, -2, "min");
+    lua_pushnumber(L, t.max); lua_setfield(L, -2, "max");
+    lua_setfield(L, -2, name);
+}
+
+/* Looks a backend up by name: raises for an unknown one, nil + message when unusable. */
+static const vae_backend *find_backend(lua_State *L, const char *what, const char *name)
+{
+    vae_error err;
+    int known = 0;
+    for (int i = 0; i < vae_backend_count(); i++)
+        known = known || strcmp(vae_backend_at(i)->name, name) == 0;
+    const vae_backend *be = vae_backend_find(name, &err);
+    if (!known) luaL_error(L, "%s: key 'backend': %s", what, err.msg);
+    if (!be) {
+        lua_pushnil(L);
+        lua_pushstring(L, err.msg);
+    }
+    return be;
+}
+
+static const char *const dense_bench_keys[] = {
+    "backend", "batch", "n_in", "n_out", "activation", "threads", "warmup", "repeats",
+    "min_seconds", NULL
+};
+
+/* vae.bench.dense{backend=, batch=, n_in=, n_out=, activation=, threads=, warmup=,
+ * repeats=, min_seconds=} -> {ok=, max_error=, forward=, weights=, data=} with each
+ * timing {median=, min=, max=} in seconds per call (absent when the check failed) */
+static int l_bench_dense(lua_State *L)
+{
+    const char *W = "vae.bench.dense";
+    luaL_checktype(L, 1, LUA_TTABLE);
+    check_keys(L, 1, W, dense_bench_keys);
+    const vae_backend *be = find_backend(L, W, opt_str(L, 1, W, "backend", "naive"));
+    if (!be) return 2;
+    const int B = (int)opt_int(L, 1, W, "batch", 128, 1, 1 << 20);
+    const int n_in = (int)opt_int(L, 1, W, "n_in", 0, 1, 1 << 20);
+    const int n_out = (int)opt_int(L, 1, W, "n_out", 0, 1, 1 << 20);
+    if (!n_in || !n_out) return luaL_error(L, "%s: keys 'n_in' and 'n_out' are required", W);
+    const int act = parse_act(L, W, "activation", opt_str(L, 1, W, "activation", "linear"));
+    const int threads = (int)opt_int(L, 1, W, "threads", 0, 0, 4096);
+    const int warmup = (int)opt_int(L, 1, W, "warmup", 3, 0, 1000000);
+    const int repeats = (int)opt_int(L, 1, W, "repeats", 7, 1, 100000);
+    const double min_s = opt_num(L, 1, W, "min_seconds", 0.01, 0, 0, 60, 0);
+    if (be->set_threads) be->set_threads(threads);
+    vae_dense_bench r;
+    vae_error err;
+    if (vae_bench_dense(be, B, n_in, n_out, (vae_act)act, warmup, repeats, min_s, &r, &err)) {
+        lua_pushnil(L);
+        lua_pushstring(L, err.msg);
+        return 2;
+    }
+    lua_createtable(L, 0, 5);
+    lua_pushboolean(L, r.ok); lua_setfield(L, -2, "ok");
+    lua_pushnumber(L, r.max_error); lua_setfield(L, -2, "max_error");
+    if (r.ok) {
+        push_timing(L, "forward", r.forward);
+        push_timing(L, "weights", r.weights);
+        push_timing(L, "data", r.data);
+    }
+    return 1;
+}
+
+static const char *const peak_keys[] = { "bits", "threads", "seconds", NULL };
+
+/* vae.bench.peak{bits = 256 | 512, threads=, seconds=} -> GFLOP/s of a register-only
+ * FMA loop, or nil, message when the CPU lacks the instructions */
+static int l_bench_peak(lua_State *L)
+{
+    const char *W = "vae.bench.peak";
+    luaL_checktype(L, 1, LUA_TTABLE);
+    check_keys(L, 1, W, peak_keys);
+    const int bits = (int)opt_int(L, 1, W, "bits", 256, 256, 512);
+    if (bits != 256 && bits != 512) return luaL_error(L, "%s: key 'bits': 256 or 512", W);
+    const int threads = (int)opt_int(L, 1, W, "threads", 1, 1, 1024);
+    const double seconds = opt_num(L, 1, W, "seconds", 0.2, 0, 1, 60, 0);
+    double gflops = 0;
+    vae_error err;
+    int rc = vae_bench_fma_peak(bits, threads, seconds, &gflops, &err);
+    if (rc) {
+        lua_pushnil(L);
+        lua_pushstring(L, rc == VAE_DECLINED ? "this CPU lacks these instructions" : err.msg);
+        return 2;
+    }
+    lua_pushnumber(L, gflops);
+    return 1;
+}
+
 static int l_clock(lua_State *L)
 {
     lua_pushnumber(L, now_seconds());
@@ -758,6 +854,11 @@ int luaopen_vae(lua_State *L)
     lua_pushcfunction(L, l_scurve);
     lua_setfield(L, -2, "scurve");
     lua_setfield(L, -2, "data");
+    static const luaL_Reg bench[] = {
+        { "dense", l_bench_dense }, { "peak", l_bench_peak }, { NULL, NULL }
+    };
+    luaL_newlib(L, bench);
+    lua_setfield(L, -2, "bench");
     lua_pushliteral(L, "0.1");
     lua_setfield(L, -2, "version");
     return 1;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../harness/backend.h"
+#include "../harness/bench.h"
 #include "../harness/mat.h"
 #include "check.h"
 
@@ -14,127 +15,17 @@ static const int widths[] = { 1, 2, 3, 7, 17, 31, 33, 127, 129, 784 };
 static const int batches[] = { 1, 5, 32, 100, 128, 300 };
 enum { N_WIDTHS = sizeof widths / sizeof widths[0], N_BATCHES = sizeof batches / sizeof batches[0] };
 
-/* Two results agree when |got - ref| <= DENSE_TOL (scale + |ref|), where scale is
- * the sum of the magnitudes of the terms (sum |x||W| + |b| for y): float summation
- * in any order stays well inside that. */
-#define DENSE_TOL 1e-5
-
-/* max over elements of |got - ref| / (scale + |ref| + tiny) */
-static double norm_err(const float *got, const float *ref, const float *scale, size_t n)
-{
-    double worst = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)got[i] - ref[i]);
-        if (isnan(got[i]) != isnan(ref[i])) d = INFINITY;
-        double e = d / ((double)scale[i] + fabs((double)ref[i]) + 1e-30);
-        if (!(e <= worst)) worst = e;
-    }
-    return worst;
-}
-
-/* out (m x n) = |A| (m x k) |B| (k x n) [+ |c| broadcast or elementwise], in double */
-static void abs_product(const float *A, size_t ars, size_t acs, const float *B, size_t brs,
-                        size_t bcs, int m, int n, int k, float *out)
-{
-    for (int i = 0; i < m; i++)
-        for (int j = 0; j < n; j++) {
-            double s = 0;
-            for (int t = 0; t < k; t++)
-                s += fabs((double)A[i * ars + t * acs]) * fabs((double)B[t * brs + j * bcs]);
-            out[(size_t)i * n + j] = (float)s;
-        }
-}
-
-typedef struct dense_case {
-    float *x, *W, *b, *dy, *dW0, *db0;
-    float *y_ref, *dpre_ref, *dx_ref, *dW_ref, *db_ref;
-    float *y, *dpre, *dx, *dW, *db, *scale;
-} dense_case;
-
-static void dense_case_free(dense_case *c)
-{
-    float **f = &c->x;
-    for (size_t i = 0; i < sizeof *c / sizeof(float *); i++) vae_free(f[i]);
-}
-
-/* Compares one backend's forward and backward with naive's on one shape.
- * state is the backend's per-layer state, kept across calls like a layer keeps it. */
+/* One shape through vae_dense_check (harness/bench.c): every output within the bound. */
 static void compare_dense(const vae_backend *be, void **state, int B, int n_in, int n_out,
                           vae_act act, unsigned seed)
 {
-    dense_case c;
-    const size_t nx = (size_t)B * n_in, ny = (size_t)B * n_out, nw = (size_t)n_in * n_out;
-    const size_t big = nx > ny ? (nx > nw ? nx : nw) : (ny > nw ? ny : nw);
-    c.x = vae_alloc(nx); c.W = vae_alloc(nw); c.b = vae_alloc(n_out); c.dy = vae_alloc(ny);
-    c.dW0 = vae_alloc(nw); c.db0 = vae_alloc(n_out);
-    c.y_ref = vae_alloc(ny); c.dpre_ref = vae_alloc(ny); c.dx_ref = vae_alloc(nx);
-    c.dW_ref = vae_alloc(nw); c.db_ref = vae_alloc(n_out);
-    c.y = vae_alloc(ny); c.dpre = vae_alloc(ny); c.dx = vae_alloc(nx); c.dW = vae_alloc(nw);
-    c.db = vae_alloc(n_out); c.scale = vae_alloc(big);
-    /* pre-activations of about unit size, so every activation is exercised */
-    const float w = sqrtf(3.0f / (float)n_in);
-    fill_uniform(c.x, nx, -1, 1, seed);
-    fill_uniform(c.W, nw, -w, w, seed + 1);
-    fill_uniform(c.b, n_out, -0.5f, 0.5f, seed + 2);
-    fill_uniform(c.dy, ny, -1, 1, seed + 3);
-    fill_uniform(c.dW0, nw, -1, 1, seed + 4); /* gradients accumulate onto these */
-    fill_uniform(c.db0, n_out, -1, 1, seed + 5);
-    memcpy(c.dW_ref, c.dW0, nw * sizeof(float));
-    memcpy(c.db_ref, c.db0, n_out * sizeof(float));
-    memcpy(c.dW, c.dW0, nw * sizeof(float));
-    memcpy(c.db, c.db0, n_out * sizeof(float));
-
-    char what[128];
-    snprintf(what, sizeof what, "%s B=%d %d->%d %s", be->name, B, n_in, n_out, vae_act_names[act]);
     vae_error err;
-    vae_backend_naive.dense_forward(NULL, c.x, c.W, c.b, c.y_ref, B, n_in, n_out, act, &err);
-    vae_backend_naive.dense_backward(NULL, c.x, c.W, c.y_ref, c.dy, c.dpre_ref, c.dx_ref, c.dW_ref,
-                                     c.db_ref, B, n_in, n_out, act, &err);
-    int rc = vae_dense_forward(be, state, c.x, c.W, c.b, c.y, B, n_in, n_out, act, &err);
-    CHECK(rc == VAE_OK, "%s: forward failed: %s", what, err.msg);
-    /* the backward pass gets the reference y, so each op is compared on its own */
-    rc = vae_dense_backward(be, state, c.x, c.W, c.y_ref, c.dy, c.dpre, c.dx, c.dW, c.db, B, n_in,
-                            n_out, act, &err);
-    CHECK(rc == VAE_OK, "%s: backward failed: %s", what, err.msg);
-
-    abs_product(c.x, n_in, 1, c.W, n_out, 1, B, n_out, n_in, c.scale);
-    for (int r = 0; r < B; r++)
-        for (int o = 0; o < n_out; o++) c.scale[(size_t)r * n_out + o] += fabsf(c.b[o]);
-    double e = norm_err(c.y, c.y_ref, c.scale, ny);
-    CHECK(e <= DENSE_TOL, "%s: forward error %.3g", what, e);
-
-    for (size_t i = 0; i < ny; i++) c.scale[i] = fabsf(c.dy[i]);
-    e = norm_err(c.dpre, c.dpre_ref, c.scale, ny);
-    CHECK(e <= DENSE_TOL, "%s: dpre error %.3g", what, e);
-
-    abs_product(c.x, 1, n_in, c.dpre_ref, n_out, 1, n_in, n_out, B, c.scale);
-    for (size_t i = 0; i < nw; i++) c.scale[i] += fabsf(c.dW0[i]);
-    e = norm_err(c.dW, c.dW_ref, c.scale, nw);
-    CHECK(e <= DENSE_TOL, "%s: dW error %.3g", what, e);
-
-    for (int o = 0; o < n_out; o++) {
-        double s = fabs(c.db0[o]);
-        for (int r = 0; r < B; r++) s += fabs(c.dpre_ref[(size_t)r * n_out + o]);
-        c.scale[o] = (float)s;
-    }
-    e = norm_err(c.db, c.db_ref, c.scale, n_out);
-    CHECK(e <= DENSE_TOL, "%s: db error %.3g", what, e);
-
-    abs_product(c.dpre_ref, n_out, 1, c.W, 1, n_out, B, n_in, n_out, c.scale);
-    e = norm_err(c.dx, c.dx_ref, c.scale, nx);
-    CHECK(e <= DENSE_TOL, "%s: dx error %.3g", what, e);
-
-    /* dx == NULL skips the input gradient and changes nothing else */
-    memcpy(c.dW, c.dW0, nw * sizeof(float));
-    memcpy(c.db, c.db0, n_out * sizeof(float));
-    rc = vae_dense_backward(be, state, c.x, c.W, c.y_ref, c.dy, c.dpre, NULL, c.dW, c.db, B, n_in,
-                            n_out, act, &err);
-    CHECK(rc == VAE_OK, "%s: backward without dx failed: %s", what, err.msg);
-    abs_product(c.x, 1, n_in, c.dpre_ref, n_out, 1, n_in, n_out, B, c.scale);
-    for (size_t i = 0; i < nw; i++) c.scale[i] += fabsf(c.dW0[i]);
-    e = norm_err(c.dW, c.dW_ref, c.scale, nw);
-    CHECK(e <= DENSE_TOL, "%s: dW error without dx %.3g", what, e);
-    dense_case_free(&c);
+    double e = 0;
+    int rc = vae_dense_check(be, state, B, n_in, n_out, act, seed, &e, &err);
+    CHECK(rc == VAE_OK, "%s B=%d %d->%d %s: %s", be->name, B, n_in, n_out, vae_act_names[act],
+          err.msg);
+    CHECK(e <= VAE_DENSE_TOL, "%s B=%d %d->%d %s: normalised error %.3g", be->name, B, n_in,
+          n_out, vae_act_names[act], e);
 }
 
 static void free_state(const vae_backend *be, void **state)
@@ -229,13 +120,13 @@ static void test_activation_ops(void)
             vae_backend_naive.act_forward((vae_act)a, x, y_ref, N);
             vae_act_forward(be[k], (vae_act)a, x, y, N);
             for (int i = 0; i < N; i++) scale[i] = 0;
-            double e = norm_err(y, y_ref, scale, N);
+            double e = vae_max_norm_error(y, y_ref, scale, N);
             CHECK(e <= 4e-6, "%s %s forward: relative error %.3g", be[k]->name,
                   vae_act_names[a], e);
             vae_backend_naive.act_backward((vae_act)a, y_ref, dy, dx_ref, N);
             vae_act_backward(be[k], (vae_act)a, y_ref, dy, dx, N);
             for (int i = 0; i < N; i++) scale[i] = fabsf(dy[i]); /* 1 - y^2 near |y| = 1 cancels */
-            e = norm_err(dx, dx_ref, scale, N);
+            e = vae_max_norm_error(dx, dx_ref, scale, N);
             CHECK(e <= 4e-6, "%s %s backward: relative error %.3g", be[k]->name,
                   vae_act_names[a], e);
             /* in place, and NaN propagates through the forward pass */

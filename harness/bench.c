@@ -1,0 +1,319 @@
+#include "bench.h"
+
+#include <immintrin.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mat.h"
+#include "rng.h"
+
+double vae_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void fill(float *v, size_t n, float lo, float hi, uint64_t seed)
+{
+    vae_rng r;
+    vae_rng_seed(&r, seed, VAE_STREAM_DATA);
+    for (size_t i = 0; i < n; i++) v[i] = lo + (hi - lo) * (float)vae_rng_uniform(&r);
+}
+
+double vae_max_norm_error(const float *got, const float *ref, const float *scale, size_t n)
+{
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - ref[i]);
+        if (isnan(got[i]) != isnan(ref[i])) d = INFINITY;
+        double e = d / ((double)scale[i] + fabs((double)ref[i]) + 1e-30);
+        if (!(e <= worst)) worst = e;
+    }
+    return worst;
+}
+
+/* out (m x n) = |A| |B|, element (i, t) of A at A[i ars + t acs], of B at B[t brs + j bcs] */
+static void abs_product(const float *A, size_t ars, size_t acs, const float *B, size_t brs,
+                        size_t bcs, int m, int n, int k, float *out)
+{
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            double s = 0;
+            for (int t = 0; t < k; t++)
+                s += fabs((double)A[i * ars + t * acs]) * fabs((double)B[t * brs + j * bcs]);
+            out[(size_t)i * n + j] = (float)s;
+        }
+}
+
+enum { X, W, BIAS, DY, DW0, DB0, Y_REF, DPRE_REF, DX_REF, DW_REF, DB_REF, Y, DPRE, DX, DWT, DBT,
+       SCALE, N_BUFS };
+
+int vae_dense_check(const vae_backend *be, void **state, int B, int n_in, int n_out, vae_act act,
+                    uint64_t seed, double *max_error, vae_error *err)
+{
+    const size_t nx = (size_t)B * n_in, ny = (size_t)B * n_out, nw = (size_t)n_in * n_out;
+    size_t big = nx > ny ? nx : ny;
+    if (nw > big) big = nw;
+    const size_t len[N_BUFS] = { nx, nw, (size_t)n_out, ny, nw, (size_t)n_out, ny, ny, nx, nw,
+                                 (size_t)n_out, ny, ny, nx, nw, (size_t)n_out, big };
+    float *v[N_BUFS] = { 0 };
+    int rc = VAE_OK;
+    for (int i = 0; i < N_BUFS; i++)
+        if (!(v[i] = vae_alloc(len[i]))) {
+            rc = vae_fail(err, "out of memory checking a %dx%d layer", n_in, n_out);
+            goto done;
+        }
+    /* pre-activations of about unit size, so every activation is exercised */
+    const float w = sqrtf(3.0f / (float)n_in);
+    fill(v[X], nx, -1, 1, seed);
+    fill(v[W], nw, -w, w, seed + 1);
+    fill(v[BIAS], n_out, -0.5f, 0.5f, seed + 2);
+    fill(v[DY], ny, -1, 1, seed + 3);
+    fill(v[DW0], nw, -1, 1, seed + 4); /* gradients accumulate onto these */
+    fill(v[DB0], n_out, -1, 1, seed + 5);
+    memcpy(v[DW_REF], v[DW0], nw * sizeof(float));
+    memcpy(v[DB_REF], v[DB0], n_out * sizeof(float));
+    memcpy(v[DWT], v[DW0], nw * sizeof(float));
+    memcpy(v[DBT], v[DB0], n_out * sizeof(float));
+
+    const vae_backend *ref = &vae_backend_naive;
+    ref->dense_forward(NULL, v[X], v[W], v[BIAS], v[Y_REF], B, n_in, n_out, act, err);
+    ref->dense_backward(NULL, v[X], v[W], v[Y_REF], v[DY], v[DPRE_REF], v[DX_REF], v[DW_REF],
+                        v[DB_REF], B, n_in, n_out, act, err);
+    if ((rc = vae_dense_forward(be, state, v[X], v[W], v[BIAS], v[Y], B, n_in, n_out, act, err)))
+        goto done;
+    /* the backward pass gets the reference y, so each op is compared on its own */
+    if ((rc = vae_dense_backward(be, state, v[X], v[W], v[Y_REF], v[DY], v[DPRE], v[DX], v[DWT],
+                                 v[DBT], B, n_in, n_out, act, err)))
+        goto done;
+
+    float *s = v[SCALE];
+    abs_product(v[X], n_in, 1, v[W], n_out, 1, B, n_out, n_in, s);
+    for (int r = 0; r < B; r++)
+        for (int o = 0; o < n_out; o++) s[(size_t)r * n_out + o] += fabsf(v[BIAS][o]);
+    double worst = vae_max_norm_error(v[Y], v[Y_REF], s, ny), e;
+
+    for (size_t i = 0; i < ny; i++) s[i] = fabsf(v[DY][i]);
+    if ((e = vae_max_norm_error(v[DPRE], v[DPRE_REF], s, ny)) > worst || isnan(e)) worst = e;
+
+    for (int o = 0; o < n_out; o++) {
+        double sum = fabs(v[DB0][o]);
+        for (int r = 0; r < B; r++) sum += fabs(v[DPRE_REF][(size_t)r * n_out + o]);
+        s[o] = (float)sum;
+    }
+    if ((e = vae_max_norm_error(v[DBT], v[DB_REF], s, n_out)) > worst || isnan(e)) worst = e;
+
+    abs_product(v[DPRE_REF], n_out, 1, v[W], 1, n_out, B, n_in, n_out, s);
+    if ((e = vae_max_norm_error(v[DX], v[DX_REF], s, nx)) > worst || isnan(e)) worst = e;
+
+    abs_product(v[X], 1, n_in, v[DPRE_REF], n_out, 1, n_in, n_out, B, s);
+    for (size_t i = 0; i < nw; i++) s[i] += fabsf(v[DW0][i]);
+    if ((e = vae_max_norm_error(v[DWT], v[DW_REF], s, nw)) > worst || isnan(e)) worst = e;
+
+    /* dx == NULL skips the input gradient and changes nothing else */
+    memcpy(v[DWT], v[DW0], nw * sizeof(float));
+    memcpy(v[DBT], v[DB0], n_out * sizeof(float));
+    if ((rc = vae_dense_backward(be, state, v[X], v[W], v[Y_REF], v[DY], v[DPRE], NULL, v[DWT],
+                                 v[DBT], B, n_in, n_out, act, err)))
+        goto done;
+    if ((e = vae_max_norm_error(v[DWT], v[DW_REF], s, nw)) > worst || isnan(e)) worst = e;
+    *max_error = worst;
+done:
+    for (int i = 0; i < N_BUFS; i++) vae_free(v[i]);
+    return rc;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+typedef enum { OP_FORWARD, OP_WEIGHTS, OP_FULL } dense_op;
+
+typedef struct dense_run {
+    const vae_backend *be;
+    void *state;
+    int B, n_in, n_out;
+    vae_act act;
+    float *x, *W, *b, *y, *dy, *dpre, *dx, *dW, *db;
+} dense_run;
+
+static int run_op(dense_run *r, dense_op op, vae_error *err)
+{
+    if (op == OP_FORWARD)
+        return vae_dense_forward(r->be, &r->state, r->x, r->W, r->b, r->y, r->B, r->n_in,
+                                 r->n_out, r->act, err);
+    return vae_dense_backward(r->be, &r->state, r->x, r->W, r->y, r->dy, r->dpre,
+                              op == OP_FULL ? r->dx : NULL, r->dW, r->db, r->B, r->n_in,
+                              r->n_out, r->act, err);
+}
+
+/* per-call seconds of each repeat, into t (repeats long) */
+static int time_op(dense_run *r, dense_op op, int warmup, int repeats, double min_seconds,
+                   double *t, vae_error *err)
+{
+    for (int i = 0; i < warmup; i++)
+        if (run_op(r, op, err)) return VAE_FAIL;
+    for (int i = 0; i < repeats; i++) {
+        long calls = 0;
+        const double t0 = vae_now();
+        double dt;
+        do {
+            if (run_op(r, op, err)) return VAE_FAIL;
+            calls++;
+        } while ((dt = vae_now() - t0) < min_seconds);
+        t[i] = dt / (double)calls;
+    }
+    return VAE_OK;
+}
+
+static vae_timing summarise(double *t, int n)
+{
+    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    vae_timing s = { n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]), t[0], t[n - 1] };
+    return s;
+}
+
+int vae_bench_dense(const vae_backend *be, int B, int n_in, int n_out, vae_act act, int warmup,
+                    int repeats, double min_seconds, vae_dense_bench *out, vae_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (B < 1 || n_in < 1 || n_out < 1 || repeats < 1)
+        return vae_fail(err, "bench: B, n_in, n_out and repeats must be >= 1");
+    dense_run r = { .be = be, .B = B, .n_in = n_in, .n_out = n_out, .act = act };
+    int rc = vae_dense_check(be, &r.state, B, n_in, n_out, act, 1234, &out->max_error, err);
+    if (rc) goto done;
+    out->ok = out->max_error <= VAE_DENSE_TOL;
+    if (!out->ok) goto done;
+    const size_t nx = (size_t)B * n_in, ny = (size_t)B * n_out, nw = (size_t)n_in * n_out;
+    float **bufs[] = { &r.x, &r.W, &r.b, &r.y, &r.dy, &r.dpre, &r.dx, &r.dW, &r.db };
+    const size_t lens[] = { nx, nw, (size_t)n_out, ny, ny, ny, nx, nw, (size_t)n_out };
+    double *t[3] = { calloc((size_t)repeats, sizeof(double)), calloc((size_t)repeats, sizeof(double)),
+                     calloc((size_t)repeats, sizeof(double)) };
+    for (int i = 0; i < 9; i++) *bufs[i] = vae_alloc(lens[i]);
+    int missing = !t[0] || !t[1] || !t[2];
+    for (int i = 0; i < 9; i++) missing |= !*bufs[i];
+    if (missing) {
+        rc = vae_fail(err, "bench: out of memory for a %dx%d layer at batch %d", n_in, n_out, B);
+    } else {
+        fill(r.x, nx, 0, 1, 1);
+        fill(r.W, nw, -0.05f, 0.05f, 2);
+        fill(r.b, n_out, -0.1f, 0.1f, 3);
+        fill(r.dy, ny, -1, 1, 4);
+        memset(r.dW, 0, nw * sizeof(float));
+        memset(r.db, 0, n_out * sizeof(float));
+        for (int op = 0; op < 3 && !rc; op++)
+            rc = time_op(&r, (dense_op)op, warmup, repeats, min_seconds, t[op], err);
+        if (!rc) {
+            out->forward = summarise(t[0], repeats);
+            out->weights = summarise(t[1], repeats);
+            /* the input gradient alone: full backward minus weights-only, repeat by repeat */
+            for (int i = 0; i < repeats; i++) t[2][i] -= t[1][i];
+            out->data = summarise(t[2], repeats);
+        }
+    }
+    for (int i = 0; i < 9; i++) vae_free(*bufs[i]);
+    for (int i = 0; i < 3; i++) free(t[i]);
+done:
+    if (r.state && be->state_free) be->state_free(r.state);
+    return rc;
+}
+
+/* ---------- the FMA peak: independent FMAs on registers, no memory ---------- */
+
+typedef struct peak_job {
+    int bits;
+    double seconds, flops;
+} peak_job;
+
+enum { PEAK_ITERS = 1 << 16 };
+
+/* 12 independent accumulators cover FMA latency x issue width on current cores */
+__attribute__((target("avx2,fma"))) static double fma_loop_256(long iters)
+{
+    __m256 a[12], m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
+    for (int i = 0; i < 12; i++) a[i] = _mm256_set1_ps((float)i);
+    for (long it = 0; it < iters; it++) {
+        a[0] = _mm256_fmadd_ps(a[0], m, c); a[1] = _mm256_fmadd_ps(a[1], m, c);
+        a[2] = _mm256_fmadd_ps(a[2], m, c); a[3] = _mm256_fmadd_ps(a[3], m, c);
+        a[4] = _mm256_fmadd_ps(a[4], m, c); a[5] = _mm256_fmadd_ps(a[5], m, c);
+        a[6] = _mm256_fmadd_ps(a[6], m, c); a[7] = _mm256_fmadd_ps(a[7], m, c);
+        a[8] = _mm256_fmadd_ps(a[8], m, c); a[9] = _mm256_fmadd_ps(a[9], m, c);
+        a[10] = _mm256_fmadd_ps(a[10], m, c); a[11] = _mm256_fmadd_ps(a[11], m, c);
+    }
+    __m256 s = a[0];
+    for (int i = 1; i < 12; i++) s = _mm256_add_ps(s, a[i]);
+    float out[8];
+    _mm256_storeu_ps(out, s);
+    return out[0]; /* keeps the loop alive */
+}
+
+__attribute__((target("avx512f"))) static double fma_loop_512(long iters)
+{
+    __m512 a[12], m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+    for (int i = 0; i < 12; i++) a[i] = _mm512_set1_ps((float)i);
+    for (long it = 0; it < iters; it++) {
+        a[0] = _mm512_fmadd_ps(a[0], m, c); a[1] = _mm512_fmadd_ps(a[1], m, c);
+        a[2] = _mm512_fmadd_ps(a[2], m, c); a[3] = _mm512_fmadd_ps(a[3], m, c);
+        a[4] = _mm512_fmadd_ps(a[4], m, c); a[5] = _mm512_fmadd_ps(a[5], m, c);
+        a[6] = _mm512_fmadd_ps(a[6], m, c); a[7] = _mm512_fmadd_ps(a[7], m, c);
+        a[8] = _mm512_fmadd_ps(a[8], m, c); a[9] = _mm512_fmadd_ps(a[9], m, c);
+        a[10] = _mm512_fmadd_ps(a[10], m, c); a[11] = _mm512_fmadd_ps(a[11], m, c);
+    }
+    __m512 s = a[0];
+    for (int i = 1; i < 12; i++) s = _mm512_add_ps(s, a[i]);
+    return _mm512_reduce_add_ps(s);
+}
+
+static void *peak_thread(void *arg)
+{
+    peak_job *j = arg;
+    const double lanes = j->bits / 32, t0 = vae_now();
+    volatile double sink = 0;
+    long rounds = 0;
+    do {
+        sink += j->bits == 512 ? fma_loop_512(PEAK_ITERS) : fma_loop_256(PEAK_ITERS);
+        rounds++;
+    } while (vae_now() - t0 < j->seconds);
+    const double dt = vae_now() - t0;
+    (void)sink;
+    j->flops = (double)rounds * PEAK_ITERS * 12 * lanes * 2 / dt;
+    return NULL;
+}
+
+int vae_bench_fma_peak(int bits, int threads, double seconds, double *gflops, vae_error *err)
+{
+    __builtin_cpu_init();
+    if (bits == 256 && !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")))
+        return VAE_DECLINED;
+    if (bits == 512 && !__builtin_cpu_supports("avx512f")) return VAE_DECLINED;
+    if (bits != 256 && bits != 512) return vae_fail(err, "bench: vector width 256 or 512, not %d", bits);
+    if (threads < 1 || threads > 1024) return vae_fail(err, "bench: threads must be 1..1024");
+    peak_job *jobs = calloc((size_t)threads, sizeof *jobs);
+    pthread_t *tids = calloc((size_t)threads, sizeof *tids);
+    if (!jobs || !tids) {
+        free(jobs);
+        free(tids);
+        return vae_fail(err, "bench: out of memory");
+    }
+    int started = 0;
+    for (; started < threads; started++) {
+        jobs[started] = (peak_job){ bits, seconds, 0 };
+        if (pthread_create(&tids[started], NULL, peak_thread, &jobs[started])) break;
+    }
+    double total = 0;
+    for (int i = 0; i < started; i++) {
+        pthread_join(tids[i], NULL);
+        total += jobs[i].flops;
+    }
+    free(jobs);
+    free(tids);
+    if (started < threads) return vae_fail(err, "bench: could not start %d threads", threads);
+    *gflops = total / 1e9;
+    return VAE_OK;
+}

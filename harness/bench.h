@@ -1,0 +1,53 @@
+/* Benchmarks of the backends: dense ops checked against naive and then timed,
+ * and the machine's single-precision peak. Used by `make bench`
+ * (experiments/bench.lua); not part of training. */
+#ifndef VAE_BENCH_H
+#define VAE_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend.h"
+
+/* Backends agree with naive when every output is within VAE_DENSE_TOL of naive's,
+ * relative to the sum of the magnitudes of the terms that made it plus its own
+ * magnitude (float sums in any order stay well inside that). */
+#define VAE_DENSE_TOL 1e-5
+
+/* max over i of |got - ref| / (scale + |ref|) (infinite where only one is NaN) */
+double vae_max_norm_error(const float *got, const float *ref, const float *scale, size_t n);
+
+/* Runs one backend's dense forward and backward (with and without dx) on random
+ * inputs and compares y, dpre, dW, db and dx with naive's; dW and db start nonzero,
+ * so accumulation is checked. *max_error is the worst normalised error. state is
+ * the backend's per-layer state, kept across calls as a layer keeps it. */
+int vae_dense_check(const vae_backend *be, void **state, int B, int n_in, int n_out, vae_act act,
+                    uint64_t seed, double *max_error, vae_error *err);
+
+typedef struct vae_timing {
+    double median, min, max; /* seconds per call */
+} vae_timing;
+
+typedef struct vae_dense_bench {
+    double max_error;   /* normalised error against naive (see tests/test_backends.c) */
+    int ok;             /* max_error within the tests' bound: only then is it timed */
+    vae_timing forward; /* y = act(x W + b) */
+    vae_timing weights; /* dpre = dy act'(y); dW += x^T dpre; db += colsum(dpre) */
+    vae_timing data;    /* dx = dpre W^T: a full backward minus a weights-only one */
+} vae_dense_bench;
+
+/* Checks one backend's dense layer (B x n_in -> n_out, act) against naive, then
+ * times each op: `warmup` untimed calls, then `repeats` timed ones, each of which
+ * loops until at least `min_seconds` have passed (tiny layers take microseconds). */
+int vae_bench_dense(const vae_backend *be, int B, int n_in, int n_out, vae_act act, int warmup,
+                    int repeats, double min_seconds, vae_dense_bench *out, vae_error *err);
+
+/* The peak of a register-only FMA loop on `threads` threads, in GFLOP/s, for
+ * vector width 256 (AVX2+FMA) or 512 (AVX-512F). VAE_DECLINED when the CPU or
+ * the compiler lacks the instructions. */
+int vae_bench_fma_peak(int bits, int threads, double seconds, double *gflops, vae_error *err);
+
+/* Monotonic seconds. */
+double vae_now(void);
+
+#endif
