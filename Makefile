@@ -55,13 +55,15 @@ OBJ := $(SRC:%.c=build/%.o)
 ASAN_OBJ := $(SRC:%.c=build/asan/%.o)
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all test check test-plain test-sanitize clean help
+.PHONY: all test check test-plain test-sanitize clean help bench
 all: vae.so build/test_harness
 
 help:
 	@echo "make            build ./vae.so (Lua module) and build/test_harness"
 	@echo "make test       run all tests, plain and under ASan/UBSan; ends with 'N passed, N failed'"
 	@echo "make check      the plain tests only (faster)"
+	@echo "make bench      check and time every backend into results/bench/ (QUICK=1: under a"
+	@echo "                minute; THREADS=N, REPEATS=N, BENCH_BACKENDS=a,b; see README)"
 	@echo "make clean      remove build outputs"
 	@echo "backends found here: $(BACKEND_NAMES) (NO_OPENBLAS=1, NO_ONEDNN=1, NO_AVX2=1 leave one out)"
 
@@ -108,6 +110,13 @@ test: all build/asan/test_harness build/asan/vae.so
 
 check: all
 	@LUA=$(LUA) tests/run.sh plain
+
+# make bench [QUICK=1] [THREADS=N] [REPEATS=N] [BENCH_BACKENDS=naive,avx2] [BENCH_OUT=dir]
+BENCH_ARGS := $(if $(QUICK),--quick) $(if $(THREADS),--threads $(THREADS)) \
+              $(if $(REPEATS),--repeats $(REPEATS)) $(if $(BENCH_BACKENDS),--backends $(BENCH_BACKENDS)) \
+              $(if $(BENCH_OUT),--out $(BENCH_OUT))
+bench: all
+	$(LUA) experiments/bench.lua $(BENCH_ARGS)
 
 clean:
 	rm -rf build vae.so

@@ -81,9 +81,17 @@ static void *worker(void *p)
 
 /* Runs fn(arg, part) for part = 0 .. parts-1, part 0 on the calling thread; falls
  * back to fewer threads (the caller doing the rest) if a worker cannot start. */
+static pthread_mutex_t pool_busy = PTHREAD_MUTEX_INITIALIZER;
+
 static void pool_run(int parts, job_fn fn, void *arg)
 {
     if (parts > MAX_THREADS) parts = MAX_THREADS;
+    /* one job at a time: a caller on another thread (two models trained at once
+     * from C) does its job alone rather than wait */
+    if (pthread_mutex_trylock(&pool_busy)) {
+        for (int part = 0; part < parts; part++) fn(arg, part);
+        return;
+    }
     while (pool.started < parts - 1) {
         const int id = pool.started + 1;
         pool.born[id - 1] = atomic_load(&pool.gen);
@@ -104,6 +112,7 @@ static void pool_run(int parts, job_fn fn, void *arg)
     fn(arg, 0);
     for (int part = workers + 1; part < parts; part++) fn(arg, part); /* unstarted workers' */
     while (atomic_load(&pool.pending) > 0) sched_yield();
+    pthread_mutex_unlock(&pool_busy);
 }
 
 /* The workers stop before the library is unloaded (Lua unloads C modules when

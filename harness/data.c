@@ -26,3 +26,16 @@ int vae_scurve(int n, uint64_t seed, vae_mat **X, vae_mat **truth, vae_error *er
     *truth = t;
     return VAE_OK;
 }
+
+int vae_uniform(int rows, int cols, uint64_t seed, vae_mat **X, vae_error *err)
+{
+    if (rows < 1 || cols < 1)
+        return vae_fail(err, "uniform: rows and cols must be >= 1 (got %d x %d)", rows, cols);
+    vae_mat *x = vae_mat_new(rows, cols);
+    if (!x) return vae_fail(err, "uniform: out of memory for %d x %d", rows, cols);
+    vae_rng rng;
+    vae_rng_seed(&rng, seed, VAE_STREAM_DATA);
+    for (size_t i = 0; i < (size_t)rows * cols; i++) x->v[i] = (float)vae_rng_uniform(&rng);
+    *X = x;
+    return VAE_OK;
+}

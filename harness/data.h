@@ -11,4 +11,8 @@
  * X0 = (1 + sin t)/2, X1 = (sign(t)(cos t - 1) + 2)/4. X is (n x 2), truth (n x 1) holds x. */
 int vae_scurve(int n, uint64_t seed, vae_mat **X, vae_mat **truth, vae_error *err);
 
+/* X (rows x cols) uniform on [0, 1) from the data stream: MNIST-sized stand-in
+ * data for benchmarks (the timing of a dense VAE does not depend on the values). */
+int vae_uniform(int rows, int cols, uint64_t seed, vae_mat **X, vae_error *err);
+
 #endif

@@ -694,6 +694,29 @@ static int l_scurve(lua_State *L)
     return 1;
 }
 
+static const char *const uniform_keys[] = { "rows", "cols", "seed", NULL };
+
+/* vae.data.uniform{rows=, cols=, seed=} -> {x = matrix, name = "uniform"} */
+static int l_uniform(lua_State *L)
+{
+    const char *W = "vae.data.uniform";
+    luaL_checktype(L, 1, LUA_TTABLE);
+    check_keys(L, 1, W, uniform_keys);
+    const int rows = (int)opt_int(L, 1, W, "rows", 0, 1, 100000000);
+    const int cols = (int)opt_int(L, 1, W, "cols", 0, 1, 100000000);
+    if (!rows || !cols) return luaL_error(L, "%s: keys 'rows' and 'cols' are required", W);
+    const uint64_t seed = (uint64_t)opt_int(L, 1, W, "seed", 1, 0, LUA_MAXINTEGER);
+    vae_mat *X;
+    vae_error err;
+    if (vae_uniform(rows, cols, seed, &X, &err)) return luaL_error(L, "%s", err.msg);
+    lua_createtable(L, 0, 2);
+    push_owned(L, X);
+    lua_setfield(L, -2, "x");
+    lua_pushliteral(L, "uniform");
+    lua_setfield(L, -2, "name");
+    return 1;
+}
+
 /* vae.backends() -> {{name=, description=}, ...} for those usable on this machine */
 static int l_backends(lua_State *L)
 {
@@ -739,13 +762,14 @@ static const vae_backend *find_backend(lua_State *L, const char *what, const cha
 }
 
 static const char *const dense_bench_keys[] = {
-    "backend", "batch", "n_in", "n_out", "activation", "threads", "warmup", "repeats",
+    "backend", "batch", "n_in", "n_out", "activation", "threads", "check", "warmup", "repeats",
     "min_seconds", NULL
 };
 
 /* vae.bench.dense{backend=, batch=, n_in=, n_out=, activation=, threads=, warmup=,
- * repeats=, min_seconds=} -> {ok=, max_error=, forward=, weights=, data=} with each
- * timing {median=, min=, max=} in seconds per call (absent when the check failed) */
+ * check=, repeats=, min_seconds=} -> {ok=, max_error=, forward=, weights=, data=} with
+ * each timing {median=, min=, max=} in seconds per call (absent when the check
+ * against naive failed; check = false skips it, for shapes too big for naive) */
 static int l_bench_dense(lua_State *L)
 {
     const char *W = "vae.bench.dense";
@@ -759,13 +783,15 @@ static int l_bench_dense(lua_State *L)
     if (!n_in || !n_out) return luaL_error(L, "%s: keys 'n_in' and 'n_out' are required", W);
     const int act = parse_act(L, W, "activation", opt_str(L, 1, W, "activation", "linear"));
     const int threads = (int)opt_int(L, 1, W, "threads", 0, 0, 4096);
+    const int check = opt_bool(L, 1, W, "check", 1);
     const int warmup = (int)opt_int(L, 1, W, "warmup", 3, 0, 1000000);
     const int repeats = (int)opt_int(L, 1, W, "repeats", 7, 1, 100000);
     const double min_s = opt_num(L, 1, W, "min_seconds", 0.01, 0, 0, 60, 0);
     if (be->set_threads) be->set_threads(threads);
     vae_dense_bench r;
     vae_error err;
-    if (vae_bench_dense(be, B, n_in, n_out, (vae_act)act, warmup, repeats, min_s, &r, &err)) {
+    if (vae_bench_dense(be, B, n_in, n_out, (vae_act)act, check, warmup, repeats, min_s, &r,
+                        &err)) {
         lua_pushnil(L);
         lua_pushstring(L, err.msg);
         return 2;
@@ -853,6 +879,8 @@ int luaopen_vae(lua_State *L)
     lua_newtable(L);
     lua_pushcfunction(L, l_scurve);
     lua_setfield(L, -2, "scurve");
+    lua_pushcfunction(L, l_uniform);
+    lua_setfield(L, -2, "uniform");
     lua_setfield(L, -2, "data");
     static const luaL_Reg bench[] = {
         { "dense", l_bench_dense }, { "peak", l_bench_peak }, { NULL, NULL }

@@ -189,5 +189,34 @@ for _, case in ipairs(bad_fit) do
   end)
 end
 
+test("every backend listed, described and usable from a model", function()
+  local names = {}
+  for _, b in ipairs(vae.backends()) do
+    assert(type(b.name) == "string" and #b.description > 10, "backend described")
+    names[#names + 1] = b.name
+    local m = assert(vae.model(with { backend = b.name, threads = 2 }))
+    local h = assert(m:fit(vae.data.scurve { n = 40 }, { epochs = 2, batch = 8 }))
+    assert(#h == 2 and h[2].loss == h[2].loss, b.name .. " trains")
+    assert(m:info().backend == b.name)
+    m:close()
+  end
+  assert(names[1] == "naive")
+  raises(function() vae.model(with { backend = "cuda" }) end, { "backend", "cuda", "naive" })
+  raises(function() vae.model(with { threads = -1 }) end, { "threads" })
+end)
+
+test("bench and uniform data bindings", function()
+  local r = assert(vae.bench.dense { backend = "naive", batch = 4, n_in = 3, n_out = 5, activation = "tanh",
+                                     repeats = 2, min_seconds = 0 })
+  assert(r.ok and r.max_error == 0 and r.forward.median > 0 and r.data.min <= r.data.max)
+  raises(function() vae.bench.dense { n_in = 3 } end, { "n_out" })
+  raises(function() vae.bench.dense { n_in = 3, n_out = 2, activation = "gelu" } end, { "activation", "gelu" })
+  raises(function() vae.bench.dense { n_in = 3, n_out = 2, repeat_count = 1 } end, { "repeat_count" })
+  raises(function() vae.bench.peak { bits = 128 } end, { "bits" })
+  local d = vae.data.uniform { rows = 5, cols = 3, seed = 2 }
+  assert(d.x:rows() == 5 and d.x:cols() == 3 and d.x:get(5, 3) >= 0 and d.x:get(5, 3) < 1)
+  raises(function() vae.data.uniform { rows = 0, cols = 3 } end, { "rows" })
+end)
+
 print(string.format("%d passed, %d failed", passed, failed))
 os.exit(failed == 0 and 0 or 1)

@@ -1,0 +1,450 @@
+/* The oneDNN backend: dense layers as oneDNN 2.6 matmul primitives.
+ *
+ * Forward is one matmul with bias and the activation fused as an eltwise post-op.
+ * Backward is an eltwise backward primitive (computed from the output y), then
+ * dW += x^T dpre as a matmul over a transposed (strided) view of x with a sum
+ * post-op, and dx = dpre W^T as a matmul over a transposed view of W. Nothing is
+ * copied: memory objects wrap the caller's buffers and their handles are set on
+ * every call. Primitives are built per layer and batch size and kept in a small
+ * least-recently-used cache in the layer's state, keyed by the thread count too
+ * (oneDNN blocks its kernels for the thread count at creation). */
+#include <math.h>
+#include <omp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <dnnl.h>
+#include <dnnl_debug.h>
+
+#include "../harness/backend.h"
+
+/* batch sizes kept per layer: training, the last short batch, evaluation chunks */
+enum { CACHE_SLOTS = 4 };
+
+static dnnl_engine_t engine;
+static dnnl_stream_t stream;
+
+/* On a failed oneDNN call: fill err ("onednn: <op> <step> failed: <status>"), rc = VAE_FAIL,
+ * and go to the clean-up at done. */
+#define CHECK_OP(call, op, step)                                                          \
+    do {                                                                                  \
+        dnnl_status_t st_ = (call);                                                       \
+        if (st_ != dnnl_success) {                                                        \
+            rc = vae_fail(err, "onednn: %s%s%s failed: %s", (op), *(op) ? " " : "", (step), \
+                          dnnl_status2str(st_));                                          \
+            goto done;                                                                    \
+        }                                                                                 \
+    } while (0)
+#define CHECK(call, step) CHECK_OP(call, "", step)
+
+typedef struct batch_slot {
+    int B, threads; /* B == 0: empty */
+    unsigned long last_use;
+    /* wrappers of the caller's buffers; x_t is x viewed as (n_in x B) */
+    dnnl_memory_t x, x_t, y, dy, dpre, dx;
+    dnnl_primitive_t fwd, act_bwd, dw, dxp;
+    dnnl_primitive_desc_t act_hint; /* eltwise forward pd, the hint act_bwd was made with */
+} batch_slot;
+
+typedef struct layer_state {
+    int n_in, n_out;
+    vae_act act;
+    unsigned long clock;
+    dnnl_memory_t W, W_t, b, dW; /* W_t is W viewed as (n_out x n_in) */
+    batch_slot slot[CACHE_SLOTS];
+} layer_state;
+
+static int ensure_engine(vae_error *err)
+{
+    int rc = VAE_OK;
+    if (!engine) CHECK(dnnl_engine_create(&engine, dnnl_cpu, 0), "CPU engine creation");
+    if (!stream) CHECK(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags),
+                       "stream creation");
+done:
+    return rc;
+}
+
+static int available(char *why, size_t why_len)
+{
+    vae_error e;
+    if (ensure_engine(&e) == VAE_OK) return 0;
+    if (why && why_len) {
+        strncpy(why, e.msg, why_len - 1);
+        why[why_len - 1] = '\0';
+    }
+    return -1;
+}
+
+static void set_threads(int threads)
+{
+    omp_set_num_threads(threads > 0 ? threads : omp_get_num_procs());
+}
+
+/* ---- memory objects ---- */
+
+/* a (rows x cols) f32 matrix with the given strides, wrapping no buffer yet */
+static int make_memory(dnnl_memory_t *mem, dnnl_dim_t rows, dnnl_dim_t cols,
+                       dnnl_dim_t row_stride, dnnl_dim_t col_stride, vae_error *err)
+{
+    int rc = VAE_OK;
+    dnnl_memory_desc_t md;
+    const dnnl_dims_t dims = { rows, cols }, strides = { row_stride, col_stride };
+    CHECK(dnnl_memory_desc_init_by_strides(&md, 2, dims, dnnl_f32, strides),
+          "memory descriptor");
+    CHECK(dnnl_memory_create(mem, &md, engine, DNNL_MEMORY_NONE), "memory creation");
+done:
+    return rc;
+}
+
+static const dnnl_memory_desc_t *md_of(dnnl_memory_t mem)
+{
+    const dnnl_memory_desc_t *md = NULL;
+    return dnnl_memory_get_memory_desc(mem, &md) == dnnl_success ? md : NULL;
+}
+
+static void memory_free(dnnl_memory_t *mem)
+{
+    if (*mem) dnnl_memory_destroy(*mem);
+    *mem = NULL;
+}
+
+static int wait_stream(vae_error *err)
+{
+    int rc = VAE_OK;
+    CHECK(dnnl_stream_wait(stream), "stream wait");
+done:
+    return rc;
+}
+
+static int wrap(dnnl_memory_t mem, const void *ptr, vae_error *err)
+{
+    int rc = VAE_OK;
+    /* oneDNN takes void *; the primitives only read the inputs */
+    CHECK(dnnl_memory_set_data_handle(mem, (void *)(uintptr_t)ptr), "setting a data handle");
+done:
+    return rc;
+}
+
+/* ---- primitives ---- */
+
+static void prim_free(dnnl_primitive_t *p)
+{
+    if (*p) dnnl_primitive_destroy(*p);
+    *p = NULL;
+}
+
+static int prim_make(dnnl_primitive_t *p, const char *what, dnnl_primitive_desc_t pd,
+                     vae_error *err)
+{
+    int rc = VAE_OK;
+    CHECK_OP(dnnl_primitive_create(p, pd), what, "primitive creation");
+done:
+    return rc;
+}
+
+/* Executes p, the op named what. The scratchpad is left to oneDNN: it reuses one
+ * buffer across executions (measured: no allocation per call). */
+static int prim_run(dnnl_primitive_t p, const char *what, const dnnl_exec_arg_t *args,
+                    int nargs, vae_error *err)
+{
+    int rc = VAE_OK;
+    CHECK_OP(dnnl_primitive_execute(p, stream, nargs, args), what, "execution");
+done:
+    return rc;
+}
+
+/* the eltwise algorithm of a forward post-op; 0 for linear */
+static dnnl_alg_kind_t fwd_alg(vae_act act, float *alpha)
+{
+    *alpha = 0.0f;
+    switch (act) {
+    case VAE_ACT_RELU: return dnnl_eltwise_relu;
+    case VAE_ACT_TANH: return dnnl_eltwise_tanh;
+    case VAE_ACT_ELU: *alpha = 1.0f; return dnnl_eltwise_elu;
+    case VAE_ACT_SOFTPLUS: return dnnl_eltwise_soft_relu;
+    case VAE_ACT_SIGMOID: return dnnl_eltwise_logistic;
+    default: return dnnl_alg_kind_undef;
+    }
+}
+
+/* the backward algorithm that reads the output y; 0 where there is none */
+static dnnl_alg_kind_t bwd_alg(vae_act act, float *alpha)
+{
+    *alpha = 0.0f;
+    switch (act) {
+    case VAE_ACT_RELU: return dnnl_eltwise_relu_use_dst_for_bwd;
+    case VAE_ACT_TANH: return dnnl_eltwise_tanh_use_dst_for_bwd;
+    case VAE_ACT_ELU: *alpha = 1.0f; return dnnl_eltwise_elu_use_dst_for_bwd;
+    case VAE_ACT_SIGMOID: return dnnl_eltwise_logistic_use_dst_for_bwd;
+    default: return dnnl_alg_kind_undef;
+    }
+}
+
+/* dst = src wei (+ bias), then the activation (fwd_act) or dst += old dst (sum) */
+static int make_matmul(dnnl_primitive_t *p, const char *what, dnnl_memory_t src,
+                       dnnl_memory_t wei, dnnl_memory_t bias, dnnl_memory_t dst, vae_act fwd_act,
+                       int sum, vae_error *err)
+{
+    int rc = VAE_OK;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t ops = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_matmul_desc_t desc;
+    float alpha;
+    dnnl_alg_kind_t alg = fwd_alg(fwd_act, &alpha);
+
+    CHECK_OP(dnnl_matmul_desc_init(&desc, md_of(src), md_of(wei), bias ? md_of(bias) : NULL,
+                                   md_of(dst)), what, "descriptor");
+    CHECK_OP(dnnl_primitive_attr_create(&attr), what, "attribute creation");
+    if (sum || alg != dnnl_alg_kind_undef) {
+        CHECK_OP(dnnl_post_ops_create(&ops), what, "post-op creation");
+        if (sum) CHECK_OP(dnnl_post_ops_append_sum(ops, 1.0f), what, "sum post-op");
+        if (alg != dnnl_alg_kind_undef)
+            CHECK_OP(dnnl_post_ops_append_eltwise(ops, 1.0f, alg, alpha, 0.0f), what,
+                     "eltwise post-op");
+        CHECK_OP(dnnl_primitive_attr_set_post_ops(attr, ops), what, "setting post-ops");
+    }
+    CHECK_OP(dnnl_primitive_desc_create(&pd, &desc, attr, engine, NULL), what,
+             "primitive descriptor creation");
+    rc = prim_make(p, what, pd, err);
+done:
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (ops) dnnl_post_ops_destroy(ops);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    return rc;
+}
+
+/* dpre = dy * act'(y) over (B x n_out), from the output y */
+static int make_act_bwd(batch_slot *s, vae_act act, vae_error *err)
+{
+    int rc = VAE_OK;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_eltwise_desc_t fwd_desc, bwd_desc;
+    float alpha;
+    dnnl_alg_kind_t alg = bwd_alg(act, &alpha);
+    const dnnl_memory_desc_t *md = md_of(s->y);
+
+    CHECK(dnnl_eltwise_forward_desc_init(&fwd_desc, dnnl_forward_training, alg, md, alpha, 0.0f),
+          "eltwise forward descriptor");
+    CHECK(dnnl_primitive_desc_create(&s->act_hint, &fwd_desc, NULL, engine, NULL),
+          "eltwise forward primitive descriptor creation");
+    CHECK(dnnl_eltwise_backward_desc_init(&bwd_desc, alg, md, md, alpha, 0.0f),
+          "eltwise backward descriptor");
+    CHECK(dnnl_primitive_desc_create(&pd, &bwd_desc, NULL, engine, s->act_hint),
+          "eltwise backward primitive descriptor creation");
+    rc = prim_make(&s->act_bwd, "eltwise backward", pd, err);
+done:
+    if (rc != VAE_OK && s->act_hint) { /* made again on the next try */
+        dnnl_primitive_desc_destroy(s->act_hint);
+        s->act_hint = NULL;
+    }
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    return rc;
+}
+
+/* ---- the per-layer cache ---- */
+
+static void slot_free(batch_slot *s)
+{
+    prim_free(&s->fwd);
+    prim_free(&s->act_bwd);
+    prim_free(&s->dw);
+    prim_free(&s->dxp);
+    if (s->act_hint) dnnl_primitive_desc_destroy(s->act_hint);
+    s->act_hint = NULL;
+    memory_free(&s->x);
+    memory_free(&s->x_t);
+    memory_free(&s->y);
+    memory_free(&s->dy);
+    memory_free(&s->dpre);
+    memory_free(&s->dx);
+    s->B = 0;
+}
+
+static void layer_state_free(void *state)
+{
+    layer_state *ls = state;
+    if (!ls) return;
+    for (int i = 0; i < CACHE_SLOTS; i++) slot_free(&ls->slot[i]);
+    memory_free(&ls->W);
+    memory_free(&ls->W_t);
+    memory_free(&ls->b);
+    memory_free(&ls->dW);
+    free(ls);
+}
+
+/* The layer's state for this shape, made (or remade, if the shape changed) on demand. */
+static layer_state *get_layer(void **state, int n_in, int n_out, vae_act act, vae_error *err)
+{
+    layer_state *ls = *state;
+    if (ls && ls->n_in == n_in && ls->n_out == n_out && ls->act == act) return ls;
+    layer_state_free(ls);
+    *state = NULL;
+    if (ensure_engine(err) != VAE_OK) return NULL;
+    ls = calloc(1, sizeof *ls);
+    if (!ls) {
+        vae_fail(err, "onednn: out of memory for a layer's state");
+        return NULL;
+    }
+    ls->n_in = n_in;
+    ls->n_out = n_out;
+    ls->act = act;
+    if (make_memory(&ls->W, n_in, n_out, n_out, 1, err) != VAE_OK ||
+        make_memory(&ls->W_t, n_out, n_in, 1, n_out, err) != VAE_OK ||
+        make_memory(&ls->b, 1, n_out, n_out, 1, err) != VAE_OK ||
+        make_memory(&ls->dW, n_in, n_out, n_out, 1, err) != VAE_OK) {
+        layer_state_free(ls);
+        return NULL;
+    }
+    *state = ls;
+    return ls;
+}
+
+/* The slot for batch size B at the current thread count; the least recently used
+ * one is emptied and refilled on a miss. Primitives are made later, when needed. */
+static batch_slot *get_slot(layer_state *ls, int B, vae_error *err)
+{
+    const int threads = omp_get_max_threads();
+    batch_slot *s = NULL;
+    for (int i = 0; i < CACHE_SLOTS; i++) {
+        batch_slot *t = &ls->slot[i];
+        if (t->B == B && t->threads == threads) { s = t; break; }
+    }
+    if (!s) {
+        s = &ls->slot[0];
+        for (int i = 1; i < CACHE_SLOTS; i++)
+            if (ls->slot[i].last_use < s->last_use) s = &ls->slot[i];
+        slot_free(s);
+        const int n_in = ls->n_in, n_out = ls->n_out;
+        if (make_memory(&s->x, B, n_in, n_in, 1, err) != VAE_OK ||
+            make_memory(&s->x_t, n_in, B, 1, n_in, err) != VAE_OK ||
+            make_memory(&s->y, B, n_out, n_out, 1, err) != VAE_OK ||
+            make_memory(&s->dy, B, n_out, n_out, 1, err) != VAE_OK ||
+            make_memory(&s->dpre, B, n_out, n_out, 1, err) != VAE_OK ||
+            make_memory(&s->dx, B, n_in, n_in, 1, err) != VAE_OK) {
+            slot_free(s);
+            return NULL;
+        }
+        s->B = B;
+        s->threads = threads;
+    }
+    s->last_use = ++ls->clock;
+    return s;
+}
+
+/* Zero-sized shapes and unknown activations go to naive; oneDNN need not see them. */
+static int declined(int n_in, int n_out, vae_act act)
+{
+    return n_in <= 0 || n_out <= 0 || (unsigned)act >= VAE_ACT_COUNT;
+}
+
+/* ---- the dense slots ---- */
+
+/* db (n) += column sums of g (rows x n); omp simd, as -O2 leaves a loop of unknown
+ * length scalar */
+static void add_column_sums(float *restrict db, const float *restrict g, int rows, int n)
+{
+    for (int r = 0; r < rows; r++) {
+        const float *restrict gr = g + (size_t)r * (size_t)n;
+#pragma omp simd
+        for (int o = 0; o < n; o++) db[o] += gr[o];
+    }
+}
+
+static void softplus_grad(float *dpre, const float *y, const float *dy, size_t n)
+{
+    for (size_t i = 0; i < n; i++) dpre[i] = dy[i] * -expm1f(-y[i]);
+}
+
+static int dense_forward(void **state, const float *x, const float *W, const float *b,
+                         float *y, int B, int n_in, int n_out, vae_act act, vae_error *err)
+{
+    if (declined(n_in, n_out, act)) return VAE_DECLINED;
+    if (B <= 0) return VAE_OK;
+    layer_state *ls = get_layer(state, n_in, n_out, act, err);
+    if (!ls) return VAE_FAIL;
+    batch_slot *s = get_slot(ls, B, err);
+    if (!s) return VAE_FAIL;
+    if (!s->fwd &&
+        make_matmul(&s->fwd, "forward matmul", s->x, ls->W, ls->b, s->y, act, 0, err) != VAE_OK)
+        return VAE_FAIL;
+
+    if (wrap(s->x, x, err) || wrap(ls->W, W, err) || wrap(ls->b, b, err) || wrap(s->y, y, err))
+        return VAE_FAIL;
+    const dnnl_exec_arg_t args[] = {
+        { DNNL_ARG_SRC, s->x }, { DNNL_ARG_WEIGHTS, ls->W }, { DNNL_ARG_BIAS, ls->b },
+        { DNNL_ARG_DST, s->y },
+    };
+    if (prim_run(s->fwd, "forward matmul", args, 4, err) != VAE_OK) return VAE_FAIL;
+    return wait_stream(err);
+}
+
+static int dense_backward(void **state, const float *x, const float *W, const float *y,
+                          const float *dy, float *dpre, float *dx, float *dW, float *db,
+                          int B, int n_in, int n_out, vae_act act, vae_error *err)
+{
+    if (declined(n_in, n_out, act)) return VAE_DECLINED;
+    if (B <= 0) return VAE_OK; /* nothing to accumulate; dx is empty */
+    layer_state *ls = get_layer(state, n_in, n_out, act, err);
+    if (!ls) return VAE_FAIL;
+    batch_slot *s = get_slot(ls, B, err);
+    if (!s) return VAE_FAIL;
+    const size_t n = (size_t)B * (size_t)n_out;
+    float alpha;
+
+    /* dpre = dy * act'(y) */
+    if (bwd_alg(act, &alpha) != dnnl_alg_kind_undef) {
+        if (!s->act_bwd && make_act_bwd(s, act, err) != VAE_OK) return VAE_FAIL;
+        if (wrap(s->y, y, err) || wrap(s->dy, dy, err) || wrap(s->dpre, dpre, err))
+            return VAE_FAIL;
+        const dnnl_exec_arg_t args[] = {
+            { DNNL_ARG_DST, s->y }, { DNNL_ARG_DIFF_DST, s->dy }, { DNNL_ARG_DIFF_SRC, s->dpre },
+        };
+        if (prim_run(s->act_bwd, "eltwise backward", args, 3, err) != VAE_OK ||
+            wait_stream(err) != VAE_OK)
+            return VAE_FAIL;
+    } else if (act == VAE_ACT_SOFTPLUS) { /* no use_dst form: sigmoid(x) = 1 - e^-y */
+        softplus_grad(dpre, y, dy, n);
+    } else if (dpre != dy) {
+        memcpy(dpre, dy, n * sizeof *dpre);
+    }
+
+    /* dW += x^T dpre */
+    if (!s->dw &&
+        make_matmul(&s->dw, "dW matmul", s->x_t, s->dpre, NULL, ls->dW, VAE_ACT_LINEAR, 1, err))
+        return VAE_FAIL;
+    if (wrap(s->x_t, x, err) || wrap(s->dpre, dpre, err) || wrap(ls->dW, dW, err))
+        return VAE_FAIL;
+    const dnnl_exec_arg_t dw_args[] = {
+        { DNNL_ARG_SRC, s->x_t }, { DNNL_ARG_WEIGHTS, s->dpre }, { DNNL_ARG_DST, ls->dW },
+    };
+    if (prim_run(s->dw, "dW matmul", dw_args, 3, err) != VAE_OK) return VAE_FAIL;
+
+    /* dx = dpre W^T */
+    if (dx) {
+        if (!s->dxp && make_matmul(&s->dxp, "dx matmul", s->dpre, ls->W_t, NULL, s->dx,
+                                     VAE_ACT_LINEAR, 0, err))
+            return VAE_FAIL;
+        if (wrap(ls->W_t, W, err) || wrap(s->dx, dx, err)) return VAE_FAIL;
+        const dnnl_exec_arg_t dx_args[] = {
+            { DNNL_ARG_SRC, s->dpre }, { DNNL_ARG_WEIGHTS, ls->W_t }, { DNNL_ARG_DST, s->dx },
+        };
+        if (prim_run(s->dxp, "dx matmul", dx_args, 3, err) != VAE_OK) return VAE_FAIL;
+    }
+    if (wait_stream(err) != VAE_OK) return VAE_FAIL;
+
+    add_column_sums(db, dpre, B, n_out);
+    return VAE_OK;
+}
+
+const vae_backend vae_backend_onednn = {
+    .name = "onednn",
+    .description = "Intel oneDNN 2.6 matmul primitives, cached per layer and batch size, "
+                   "activation fused as a post-op",
+    .available = available,
+    .set_threads = set_threads,
+    .dense_forward = dense_forward,
+    .dense_backward = dense_backward,
+    .state_free = layer_state_free,
+};
