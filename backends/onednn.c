@@ -467,6 +467,13 @@ static int dense_backward(void **state, const float *x, const float *W, const fl
     return VAE_OK;
 }
 
+/* dnnl_sgemm is row-major, as the harness is */
+static void raw_sgemm(char ta, char tb, int M, int N, int K, const float *A, int lda,
+                      const float *B, int ldb, float beta, float *C, int ldc)
+{
+    dnnl_sgemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+}
+
 const vae_backend vae_backend_onednn = {
     .name = "onednn",
     .description = "Intel oneDNN 2.6 matmul primitives, cached per layer and batch size, "
@@ -476,4 +483,5 @@ const vae_backend vae_backend_onednn = {
     .dense_forward = dense_forward,
     .dense_backward = dense_backward,
     .state_free = layer_state_free,
+    .raw_sgemm = raw_sgemm,
 };

@@ -127,6 +127,13 @@ static int dense_backward(void **state, const float *x, const float *W, const fl
     return VAE_OK;
 }
 
+static void raw_sgemm(char ta, char tb, int M, int N, int K, const float *A, int lda,
+                      const float *B, int ldb, float beta, float *C, int ldc)
+{
+    cblas_sgemm(CblasRowMajor, ta == 'T' ? CblasTrans : CblasNoTrans,
+                tb == 'T' ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+}
+
 const vae_backend vae_backend_openblas = {
     .name = "openblas",
     .description = "OpenBLAS cblas_sgemm for the dense products (its own threads); bias and "
@@ -136,4 +143,5 @@ const vae_backend vae_backend_openblas = {
     .dense_backward = dense_backward,
     .act_forward = act_forward,
     .act_backward = act_backward,
+    .raw_sgemm = raw_sgemm,
 };

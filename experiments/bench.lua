@@ -1,6 +1,7 @@
 -- `make bench`: compares the backends layer by layer and end to end, against the
--- machine's measured peak. Writes machine.tsv, layers.tsv, training.tsv and two
--- charts (layers.png, training.png, with their gnuplot scripts) into --out.
+-- machine's measured peak. Writes machine.tsv, layers.tsv, library.tsv,
+-- training.tsv and two charts (layers.png, training.png, with their gnuplot
+-- scripts) into --out.
 package.path = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/lib/?.lua;" .. package.path
 local common = require "common"
 local results = require "results"
@@ -35,8 +36,10 @@ Checks every backend against naive on each layer shape the experiments use, then
 times it: dense forward, backward-weights and backward-data, on 1 thread and on
 --threads; a training epoch of the MNIST-sized 784-400-20 VAE (batch 128, 60000
 rows of uniform [0,1] stand-in data: MNIST itself is not loaded here) and the
-s-curve config A (500 epochs of 300 points). Writes machine.tsv, layers.tsv,
-training.tsv and the charts layers.png and training.png into --out.]], {
+s-curve config A (500 epochs of 300 points); and each backend's dense ops for a
+784-400-20 training step against its library's raw sgemm on the same products.
+Writes machine.tsv, layers.tsv, library.tsv, training.tsv and the charts
+layers.png and training.png into --out.]], {
   { name = "backends", default = table.concat(usable, ","), help = "comma-separated backends to time", check = backend_list },
   { name = "threads", default = cores(), help = "threads for the multi-threaded runs", check = common.positive_int },
   { name = "repeats", default = 7, help = "timed repeats per op (the median is reported)", check = common.positive_int },
@@ -54,6 +57,9 @@ local thread_settings = QUICK and { THREADS } or (THREADS == 1 and { 1 } or { 1,
 common.mkdir(opts.out)
 local t_start = vae.clock()
 local function say(...) io.stderr:write(string.format(...), "\n") end
+-- Lets the previous backend's idle threads (OpenBLAS, OpenMP, the avx2 pool) go to
+-- sleep before the next one is timed: spinning threads steal a 2-core machine.
+local function settle() os.execute("sleep 0.3") end
 
 local meta = { experiment = "bench", backend = table.concat(opts.backends, ","),
                threads = THREADS, repeats = REPEATS, quick = QUICK and "yes" or "no" }
@@ -163,6 +169,29 @@ for _, model in ipairs(MODELS) do
   say("  %-22s done (%.0f s)", model.name, vae.clock() - t_start)
 end
 
+-- ---------- the layer machinery against raw library calls ----------
+
+-- the dense products of one 784-400-20 training step (the heads as one 400->40
+-- layer; no input gradient for the first layer: 11 products)
+say("bench: backends against their raw library sgemm")
+local STEP = { { 784, 400, "relu" }, { 400, 40, "linear" }, { 20, 400, "relu" }, { 400, 784, "sigmoid" } }
+local library_rows = {}
+for _, b in ipairs(opts.backends) do
+  if b ~= "naive" then
+    settle()
+    for _, t in ipairs(thread_settings) do
+      local r, err = vae.bench.step { backend = b, batch = 128, layers = STEP, threads = t, repeats = QUICK and 5 or 21 }
+      if not r then
+        failed[#failed + 1] = b .. " step: " .. tostring(err)
+      else
+        library_rows[#library_rows + 1] = { b, t, r.seconds * 1e3, r.flops / r.seconds / 1e9,
+          r.raw_seconds and r.raw_seconds * 1e3 or "n/a", r.raw_seconds and r.flops / r.raw_seconds / 1e9 or "n/a",
+          r.raw_seconds and r.seconds / r.raw_seconds - 1 or "n/a", PEAK and r.flops / r.seconds / 1e9 / PEAK or "n/a" }
+      end
+    end
+  end
+end
+
 -- ---------- training ----------
 
 say("bench: training")
@@ -176,6 +205,7 @@ local function timed_fit(model, data, fit_opts)
   return vae.clock() - t0, h
 end
 for _, b in ipairs(opts.backends) do
+  settle()
   -- naive (and everything in quick mode) trains on a slice and scales to 60000 rows
   local rows = (b == "naive" or QUICK) and 6400 or MNIST_ROWS
   local data = rows == MNIST_ROWS and mnist or { x = mnist.x:rowslice(1, rows) }
@@ -223,6 +253,9 @@ end
 lcols[#lcols + 1] = "layer_gflops"
 lcols[#lcols + 1] = "fraction_of_avx2_peak"
 results.write_tsv(opts.out .. "/layers.tsv", meta, lcols, layer_rows)
+results.write_tsv(opts.out .. "/library.tsv", meta,
+  { "backend", "threads", "step_ms", "step_gflops", "raw_sgemm_ms", "raw_sgemm_gflops", "loss_to_raw", "fraction_of_avx2_peak" },
+  library_rows)
 results.write_tsv(opts.out .. "/training.tsv", meta,
   { "run", "backend", "threads", "seconds", "how", "share_outside_dense" }, train_rows)
 
@@ -248,6 +281,11 @@ for _, model in ipairs(MODELS) do
   end
 end
 print("(GFLOP/s of forward + backward per layer, " .. THREADS .. " threads)\n")
+for _, r in ipairs(library_rows) do
+  print(string.format("784-400-20 step, 11 dense products, %-9s %d threads: %6.1f GFLOP/s%s", r[1], r[2], r[4],
+    type(r[6]) == "number" and string.format("; raw library sgemm %.1f GFLOP/s (the backend loses %.1f%%)", r[6], 100 * r[7]) or ""))
+end
+print("")
 for _, r in ipairs(train_rows) do
   print(string.format("%-48s %-9s %7.3f s  %s  (outside dense ops: %s)", r[1], r[2], r[4], r[5],
     type(r[6]) == "number" and string.format("%.0f%%", 100 * r[6]) or r[6]))
@@ -285,7 +323,7 @@ if not opts["no-charts"] then
     string.format("set title 'Dense layers (forward + backward), %d threads: GFLOP/s per backend'", THREADS),
     "set style data histograms", "set style histogram clustered gap 1", "set style fill solid 0.8 border -1",
     "set boxwidth 0.9", "set xtics rotate by -35 font ',8'", "set ylabel 'GFLOP/s'", "set grid ytics",
-    "set key top left", "set yrange [0:*]",
+    "set key top left", "set yrange [0:*]", "set bmargin 9", "set rmargin 9",
     PEAK and string.format("set arrow from graph 0, first %.1f to graph 1, first %.1f nohead dt 2 lc rgb 'gray30'\nset label 'AVX2 FMA peak' at graph 0.75, first %.1f offset 0,0.6", PEAK, PEAK, PEAK) or "",
     "plot " .. table.concat(plots, ", "),
   }, "\n"))

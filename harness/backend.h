@@ -46,6 +46,12 @@ typedef struct vae_backend {
     /* one Adam update of n parameters; zeroes g afterwards */
     void (*adam_update)(float *p, float *g, float *m, float *v, size_t n,
                         const vae_adam_step *s);
+
+    /* optional, for `make bench` only: the library's own row-major sgemm,
+     * C = op(A) op(B) + beta C with op = transpose when trans_* is 'T', so the
+     * bench can show what the layer machinery costs over raw library calls */
+    void (*raw_sgemm)(char trans_a, char trans_b, int M, int N, int K, const float *A, int lda,
+                      const float *B, int ldb, float beta, float *C, int ldc);
 } vae_backend;
 
 extern const vae_backend vae_backend_naive;

@@ -226,6 +226,107 @@ done:
     return rc;
 }
 
+/* ---------- a training step's dense products: the layers vs raw sgemm ---------- */
+
+enum { STEP_MAX_LAYERS = 16 };
+
+typedef struct step_layer {
+    float *x, *W, *b, *y, *dy, *dpre, *dx, *dW, *db;
+    void *state;
+} step_layer;
+
+static int step_layers(const vae_backend *be, step_layer *L, int n, const int *in, const int *out,
+                       const vae_act *act, int B, vae_error *err)
+{
+    for (int i = 0; i < n; i++)
+        if (vae_dense_forward(be, &L[i].state, L[i].x, L[i].W, L[i].b, L[i].y, B, in[i], out[i],
+                              act[i], err))
+            return VAE_FAIL;
+    for (int i = n - 1; i >= 0; i--)
+        if (vae_dense_backward(be, &L[i].state, L[i].x, L[i].W, L[i].y, L[i].dy, L[i].dpre,
+                               i ? L[i].dx : NULL, L[i].dW, L[i].db, B, in[i], out[i], act[i], err))
+            return VAE_FAIL;
+    return VAE_OK;
+}
+
+static void step_raw(const vae_backend *be, step_layer *L, int n, const int *in, const int *out,
+                     int B)
+{
+    for (int i = 0; i < n; i++)
+        be->raw_sgemm('N', 'N', B, out[i], in[i], L[i].x, in[i], L[i].W, out[i], 0.0f, L[i].y,
+                      out[i]);
+    for (int i = n - 1; i >= 0; i--) {
+        be->raw_sgemm('T', 'N', in[i], out[i], B, L[i].x, in[i], L[i].dpre, out[i], 1.0f,
+                      L[i].dW, out[i]);
+        if (i)
+            be->raw_sgemm('N', 'T', B, in[i], out[i], L[i].dpre, out[i], L[i].W, out[i], 0.0f,
+                          L[i].dx, in[i]);
+    }
+}
+
+int vae_bench_step(const vae_backend *be, int n_layers, const int *in, const int *out,
+                   const vae_act *act, int B, int repeats, double *layers, double *raw,
+                   double *flops, vae_error *err)
+{
+    if (n_layers < 1 || n_layers > STEP_MAX_LAYERS || repeats < 1 || B < 1)
+        return vae_fail(err, "bench: 1..%d layers, repeats and batch >= 1", STEP_MAX_LAYERS);
+    step_layer L[STEP_MAX_LAYERS];
+    memset(L, 0, sizeof L);
+    double *t_layers = calloc((size_t)repeats, sizeof(double));
+    double *t_raw = calloc((size_t)repeats, sizeof(double));
+    int rc = VAE_OK;
+    *flops = 0;
+    for (int i = 0; i < n_layers && !rc; i++) {
+        const size_t nx = (size_t)B * in[i], ny = (size_t)B * out[i], nw = (size_t)in[i] * out[i];
+        float **f[] = { &L[i].x, &L[i].W, &L[i].b, &L[i].y, &L[i].dy, &L[i].dpre, &L[i].dx,
+                        &L[i].dW, &L[i].db };
+        const size_t len[] = { nx, nw, (size_t)out[i], ny, ny, ny, nx, nw, (size_t)out[i] };
+        for (int k = 0; k < 9; k++)
+            if (!(*f[k] = vae_alloc(len[k]))) rc = vae_fail(err, "bench: out of memory");
+        if (rc) break;
+        fill(L[i].x, nx, 0, 1, 10u + (uint64_t)i);
+        fill(L[i].W, nw, -0.05f, 0.05f, 20u + (uint64_t)i);
+        fill(L[i].b, out[i], -0.1f, 0.1f, 30u + (uint64_t)i);
+        fill(L[i].dy, ny, -1, 1, 40u + (uint64_t)i);
+        memcpy(L[i].dpre, L[i].dy, ny * sizeof(float));
+        memset(L[i].dW, 0, nw * sizeof(float));
+        memset(L[i].db, 0, (size_t)out[i] * sizeof(float));
+        *flops += 2.0 * B * in[i] * out[i] * (i ? 3 : 2);
+    }
+    if (!t_layers || !t_raw) rc = vae_fail(err, "bench: out of memory");
+    for (int w = 0; w < 5 && !rc; w++) { /* warm-up: primitives, buffers, pages */
+        rc = step_layers(be, L, n_layers, in, out, act, B, err);
+        if (be->raw_sgemm) step_raw(be, L, n_layers, in, out, B);
+    }
+    /* the two alternate repeat by repeat, so a slow spell of a shared machine
+     * touches both */
+    for (int r = 0; r < repeats && !rc; r++) {
+        enum { CALLS = 10 };
+        double t0 = vae_now();
+        for (int c = 0; c < CALLS && !rc; c++) rc = step_layers(be, L, n_layers, in, out, act, B, err);
+        t_layers[r] = (vae_now() - t0) / CALLS;
+        if (be->raw_sgemm) {
+            t0 = vae_now();
+            for (int c = 0; c < CALLS; c++) step_raw(be, L, n_layers, in, out, B);
+            t_raw[r] = (vae_now() - t0) / CALLS;
+        }
+    }
+    if (!rc) {
+        *layers = summarise(t_layers, repeats).median;
+        *raw = be->raw_sgemm ? summarise(t_raw, repeats).median : 0;
+    }
+    for (int i = 0; i < n_layers; i++) {
+        float **f[] = { &L[i].x, &L[i].W, &L[i].b, &L[i].y, &L[i].dy, &L[i].dpre, &L[i].dx,
+                        &L[i].dW, &L[i].db };
+        for (int k = 0; k < 9; k++) vae_free(*f[k]);
+        if (L[i].state && be->state_free) be->state_free(L[i].state);
+    }
+    free(t_layers);
+    free(t_raw);
+    if (!rc && !be->raw_sgemm) return VAE_DECLINED;
+    return rc;
+}
+
 /* ---------- the FMA peak: independent FMAs on registers, no memory ---------- */
 
 typedef struct peak_job {

@@ -45,6 +45,15 @@ int vae_bench_dense(const vae_backend *be, int B, int n_in, int n_out, vae_act a
                     int warmup, int repeats, double min_seconds, vae_dense_bench *out,
                     vae_error *err);
 
+/* The dense products of one training step of a VAE with layers
+ * in[i] -> out[i] (activation act[i]) at batch B: forward, then backward in reverse,
+ * without the first layer's input gradient. *layers is the median seconds through
+ * the backend's dense ops; *raw the median through its raw_sgemm for the same
+ * products (VAE_DECLINED when the backend has none). flops gets the step's count. */
+int vae_bench_step(const vae_backend *be, int n_layers, const int *in, const int *out,
+                   const vae_act *act, int B, int repeats, double *layers, double *raw,
+                   double *flops, vae_error *err);
+
 /* The peak of a register-only FMA loop on `threads` threads, in GFLOP/s, for
  * vector width 256 (AVX2+FMA) or 512 (AVX-512F). VAE_DECLINED when the CPU or
  * the compiler lacks the instructions. */

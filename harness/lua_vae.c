@@ -807,6 +807,56 @@ static int l_bench_dense(lua_State *L)
     return 1;
 }
 
+static const char *const step_keys[] = { "backend", "batch", "layers", "threads", "repeats", NULL };
+
+/* vae.bench.step{backend=, batch=, layers = {{n_in, n_out, act}, ...}, threads=, repeats=}
+ * -> {seconds=, raw_seconds= (when the backend has a raw sgemm), flops=}: the dense
+ * products of one training step through the layers, and through raw library calls */
+static int l_bench_step(lua_State *L)
+{
+    const char *W = "vae.bench.step";
+    luaL_checktype(L, 1, LUA_TTABLE);
+    check_keys(L, 1, W, step_keys);
+    const vae_backend *be = find_backend(L, W, opt_str(L, 1, W, "backend", "naive"));
+    if (!be) return 2;
+    const int B = (int)opt_int(L, 1, W, "batch", 128, 1, 1 << 20);
+    const int threads = (int)opt_int(L, 1, W, "threads", 0, 0, 4096);
+    const int repeats = (int)opt_int(L, 1, W, "repeats", 11, 1, 100000);
+    enum { MAXL = 16 };
+    int in[MAXL], out[MAXL];
+    vae_act act[MAXL];
+    if (lua_getfield(L, 1, "layers") != LUA_TTABLE) return luaL_error(L, "%s: key 'layers' must be a table", W);
+    const int n = (int)luaL_len(L, -1);
+    if (n < 1 || n > MAXL) return luaL_error(L, "%s: key 'layers': 1 to %d layers", W, MAXL);
+    for (int i = 0; i < n; i++) {
+        lua_geti(L, -1, i + 1);
+        luaL_checktype(L, -1, LUA_TTABLE);
+        lua_geti(L, -1, 1);
+        lua_geti(L, -2, 2);
+        lua_geti(L, -3, 3);
+        in[i] = (int)luaL_checkinteger(L, -3);
+        out[i] = (int)luaL_checkinteger(L, -2);
+        act[i] = (vae_act)parse_act(L, W, "layers", luaL_optstring(L, -1, "linear"));
+        if (in[i] < 1 || out[i] < 1) return luaL_error(L, "%s: key 'layers': widths must be >= 1", W);
+        lua_pop(L, 4);
+    }
+    lua_pop(L, 1);
+    if (be->set_threads) be->set_threads(threads);
+    double secs = 0, raw = 0, flops = 0;
+    vae_error err;
+    int rc = vae_bench_step(be, n, in, out, act, B, repeats, &secs, &raw, &flops, &err);
+    if (rc == VAE_FAIL) {
+        lua_pushnil(L);
+        lua_pushstring(L, err.msg);
+        return 2;
+    }
+    lua_createtable(L, 0, 3);
+    lua_pushnumber(L, secs); lua_setfield(L, -2, "seconds");
+    if (rc == VAE_OK) { lua_pushnumber(L, raw); lua_setfield(L, -2, "raw_seconds"); }
+    lua_pushnumber(L, flops); lua_setfield(L, -2, "flops");
+    return 1;
+}
+
 static const char *const peak_keys[] = { "bits", "threads", "seconds", NULL };
 
 /* vae.bench.peak{bits = 256 | 512, threads=, seconds=} -> GFLOP/s of a register-only
@@ -883,7 +933,8 @@ int luaopen_vae(lua_State *L)
     lua_setfield(L, -2, "uniform");
     lua_setfield(L, -2, "data");
     static const luaL_Reg bench[] = {
-        { "dense", l_bench_dense }, { "peak", l_bench_peak }, { NULL, NULL }
+        { "dense", l_bench_dense }, { "step", l_bench_step }, { "peak", l_bench_peak },
+        { NULL, NULL }
     };
     luaL_newlib(L, bench);
     lua_setfield(L, -2, "bench");

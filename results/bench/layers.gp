@@ -1,0 +1,18 @@
+# drawn by experiments/lib/plot.lua; redraw with: gnuplot layers.gp
+set terminal pngcairo size 800,600 enhanced font 'DejaVu Sans,11'
+set output 'layers.png'
+set terminal pngcairo size 1100,600 enhanced font 'DejaVu Sans,10'
+set title 'Dense layers (forward + backward), 2 threads: GFLOP/s per backend'
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set boxwidth 0.9
+set xtics rotate by -35 font ',8'
+set ylabel 'GFLOP/s'
+set grid ytics
+set key top left
+set yrange [0:*]
+set arrow from graph 0, first 233.5 to graph 1, first 233.5 nohead dt 2 lc rgb 'gray30'
+set label 'AVX2 FMA peak' at graph 0.75, first 233.5 offset 0,0.6
+plot 'layers.dat' using 2:xtic(1) title 'naive', 'layers.dat' using 3:xtic(1) title 'openblas', 'layers.dat' using 4:xtic(1) title 'onednn', 'layers.dat' using 5:xtic(1) title 'avx2'
+unset output

@@ -1,0 +1,19 @@
+# drawn by experiments/lib/plot.lua; redraw with: gnuplot training.gp
+set terminal pngcairo size 800,600 enhanced font 'DejaVu Sans,11'
+set output 'training.png'
+set terminal pngcairo size 1000,500 enhanced font 'DejaVu Sans,11'
+set multiplot layout 1,2
+set style data histograms
+set style fill solid 0.8 border -1
+set boxwidth 0.7
+set grid ytics
+set yrange [0:*]
+set logscale y
+set yrange [*:*]
+set title 'MNIST-sized 784-400-20 epoch (batch 128, 2 threads)'
+set ylabel 'seconds (log scale)'
+plot 'training.dat' using 2:xtic(1) notitle lc rgb '#3b528b'
+set title 's-curve config A, 500 epochs'
+plot 'training.dat' using 3:xtic(1) notitle lc rgb '#5ec962'
+unset multiplot
+unset output
