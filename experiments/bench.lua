@@ -91,7 +91,14 @@ local machine_rows = {
 }
 for _, bits in ipairs { 256, 512 } do
   for _, t in ipairs { 1, THREADS } do
-    local g, why = vae.bench.peak { bits = bits, threads = t, seconds = QUICK and 0.1 or 0.3 }
+    -- a peak is the best seen: the highest of three runs, so a neighbour's burst
+    -- on a shared machine does not lower it
+    local g, why
+    for _ = 1, 3 do
+      local gi, w = vae.bench.peak { bits = bits, threads = t, seconds = QUICK and 0.1 or 0.3 }
+      if gi and (not g or gi > g) then g = gi end
+      why = why or w
+    end
     local key = string.format("fma%d_peak_%dt", bits, t)
     if g then peak[key] = g end
     machine_rows[#machine_rows + 1] = { key .. "_gflops", g or "n/a", g and "" or why }

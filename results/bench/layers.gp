@@ -12,7 +12,9 @@ set ylabel 'GFLOP/s'
 set grid ytics
 set key top left
 set yrange [0:*]
-set arrow from graph 0, first 233.5 to graph 1, first 233.5 nohead dt 2 lc rgb 'gray30'
-set label 'AVX2 FMA peak' at graph 0.75, first 233.5 offset 0,0.6
+set bmargin 9
+set rmargin 9
+set arrow from graph 0, first 232.1 to graph 1, first 232.1 nohead dt 2 lc rgb 'gray30'
+set label 'AVX2 FMA peak' at graph 0.75, first 232.1 offset 0,0.6
 plot 'layers.dat' using 2:xtic(1) title 'naive', 'layers.dat' using 3:xtic(1) title 'openblas', 'layers.dat' using 4:xtic(1) title 'onednn', 'layers.dat' using 5:xtic(1) title 'avx2'
 unset output
