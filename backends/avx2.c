@@ -41,46 +41,48 @@ static struct pool {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     pthread_t tid[MAX_THREADS];
-    unsigned long born[MAX_THREADS]; /* the generation when each worker was made */
-    int started;          /* workers running (the caller is part 0 of every job) */
-    atomic_ulong gen;     /* bumped for every job */
-    atomic_int sleepers;  /* workers waiting on `wake` */
-    atomic_int pending;   /* workers yet to finish (or pass on) the current job */
+    int started;                     /* workers running; the caller is part 0 */
+    atomic_ulong ticket[MAX_THREADS]; /* bumped when worker i + 1 has a part to do */
+    atomic_int sleepers;             /* workers waiting on `wake` */
+    atomic_int pending;              /* parts of the current job not yet done */
     atomic_int quit;
-    job_fn fn;
+    job_fn fn;                       /* the current job, written before the tickets */
     void *arg;
-    int parts;
 } pool = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER };
 
 static void *worker(void *p)
 {
     const int me = (int)(intptr_t)p; /* 1 .. started */
-    unsigned long seen = pool.born[me - 1]; /* not gen now: a job may have begun already */
+    atomic_ulong *ticket = &pool.ticket[me - 1];
+    /* a worker's ticket is first bumped after it is created, but it may start
+     * running only after that: so not atomic_load(ticket) */
+    unsigned long seen = 0;
     for (;;) {
         int spins = 0;
-        while (atomic_load(&pool.gen) == seen && !atomic_load(&pool.quit)) {
+        while (atomic_load(ticket) == seen && !atomic_load(&pool.quit)) {
             if (++spins < IDLE_SPINS) {
                 sched_yield();
                 continue;
             }
             pthread_mutex_lock(&pool.lock);
             atomic_fetch_add(&pool.sleepers, 1);
-            while (atomic_load(&pool.gen) == seen && !atomic_load(&pool.quit))
+            while (atomic_load(ticket) == seen && !atomic_load(&pool.quit))
                 pthread_cond_wait(&pool.wake, &pool.lock);
             atomic_fetch_sub(&pool.sleepers, 1);
             pthread_mutex_unlock(&pool.lock);
         }
         if (atomic_load(&pool.quit)) return NULL;
-        seen = atomic_load(&pool.gen);
-        /* every worker answers every job, taking part or not, so none can lag
-         * into the next job's fields */
-        if (me < pool.parts) pool.fn(pool.arg, me);
+        seen = atomic_load(ticket);
+        /* the caller writes the job before the ticket and waits for every part
+         * before the next job, so the fields are this ticket's */
+        pool.fn(pool.arg, me);
         atomic_fetch_sub(&pool.pending, 1);
     }
 }
 
 /* Runs fn(arg, part) for part = 0 .. parts-1, part 0 on the calling thread; falls
- * back to fewer threads (the caller doing the rest) if a worker cannot start. */
+ * back to fewer threads (the caller doing the rest) if a worker cannot start.
+ * Only the workers taking part are woken: others stay asleep. */
 static pthread_mutex_t pool_busy = PTHREAD_MUTEX_INITIALIZER;
 
 static void pool_run(int parts, job_fn fn, void *arg)
@@ -94,16 +96,14 @@ static void pool_run(int parts, job_fn fn, void *arg)
     }
     while (pool.started < parts - 1) {
         const int id = pool.started + 1;
-        pool.born[id - 1] = atomic_load(&pool.gen);
         if (pthread_create(&pool.tid[id - 1], NULL, worker, (void *)(intptr_t)id)) break;
         pool.started++;
     }
     const int workers = parts - 1 < pool.started ? parts - 1 : pool.started;
     pool.fn = fn;
     pool.arg = arg;
-    pool.parts = workers + 1;
-    atomic_store(&pool.pending, pool.started);
-    atomic_fetch_add(&pool.gen, 1);
+    atomic_store(&pool.pending, workers);
+    for (int i = 0; i < workers; i++) atomic_fetch_add(&pool.ticket[i], 1);
     if (atomic_load(&pool.sleepers) > 0) {
         pthread_mutex_lock(&pool.lock);
         pthread_cond_broadcast(&pool.wake);
@@ -128,7 +128,7 @@ __attribute__((destructor)) static void pool_stop(void)
     pool.started = 0;
 }
 
-static int n_threads; /* 0 until set: all cores */
+static atomic_int n_threads; /* 0 until set: all cores */
 
 static int all_cores(void)
 {

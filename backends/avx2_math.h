@@ -142,7 +142,8 @@ static inline __m256 v_act_grad(vae_act act, __m256 y, __m256 dy)
     const __m256 zero = _mm256_setzero_ps(), one = V(1.0f);
     switch (act) {
     case VAE_ACT_RELU:
-        return _mm256_and_ps(dy, _mm256_cmp_ps(y, zero, _CMP_GT_OQ));
+        /* dy * (y > 0), not a mask: NaN or inf in dy stays NaN, as in naive */
+        return _mm256_mul_ps(dy, _mm256_and_ps(one, _mm256_cmp_ps(y, zero, _CMP_GT_OQ)));
     case VAE_ACT_TANH:
         return _mm256_mul_ps(dy, _mm256_fnmadd_ps(y, y, one));
     case VAE_ACT_ELU:

@@ -82,6 +82,7 @@ local function cpu_flags()
   return table.concat(keep, " ")
 end
 
+local failed = {} -- what failed its check or could not run, printed at the end
 say("bench: machine peak (register-only FMA loops)")
 local peak = {}
 local machine_rows = {
@@ -113,9 +114,13 @@ for _, b in ipairs(opts.backends) do
   if b ~= "naive" then
     local small = vae.bench.dense { backend = b, batch = 256, n_in = 256, n_out = 256, threads = THREADS, repeats = 1, warmup = 0, min_seconds = 0 }
     if small and small.ok then
-      local r = vae.bench.dense { backend = b, batch = big, n_in = big, n_out = big, threads = THREADS, check = false, warmup = 1, repeats = QUICK and 2 or 3, min_seconds = 0 }
-      local g = 2 * big ^ 3 / r.forward.median / 1e9
-      if not best_sgemm or g > best_sgemm then best_sgemm, best_backend = g, b end
+      local r, err = vae.bench.dense { backend = b, batch = big, n_in = big, n_out = big, threads = THREADS, check = false, warmup = 1, repeats = QUICK and 2 or 3, min_seconds = 0 }
+      if r then
+        local g = 2 * big ^ 3 / r.forward.median / 1e9
+        if not best_sgemm or g > best_sgemm then best_sgemm, best_backend = g, b end
+      else
+        failed[#failed + 1] = string.format("%s sgemm %d^3: %s", b, big, tostring(err))
+      end
     end
   end
 end
@@ -133,7 +138,7 @@ local MODELS = {
   { name = "mnist 784-256-2", batch = 100, layers = { { 784, 256, "relu" }, { 256, 2, "linear", 2 }, { 2, 256, "relu" }, { 256, 784, "sigmoid" } } },
 }
 
-local layer_rows, failed = {}, {}
+local layer_rows = {}
 local per_layer = {} -- [model][backend][threads] = seconds of one training step's dense ops
 local function flops(batch, n_in, n_out) return 2.0 * batch * n_in * n_out end
 
@@ -152,22 +157,25 @@ for _, model in ipairs(MODELS) do
         if not r or not r.ok then
           failed[#failed + 1] = string.format("%s %s %s: %s", b, model.name, shape, r and ("error " .. r.max_error) or err)
           layer_rows[#layer_rows + 1] = { model.name, model.batch, shape, b, t, "failed", r and r.max_error or "n/a" }
+          step = nil -- a step with a failed layer has no total
         else
           local f = flops(model.batch, n_in, n_out)
           local row = { model.name, model.batch, shape, b, t, "ok", r.max_error }
+          -- GFLOP/s of a time: n/a for the backward-data time when noise made it 0
+          local function rate(secs) return secs > 0 and f / secs / 1e9 or "n/a" end
           for _, op in ipairs { "forward", "weights", "data" } do
             local s = r[op]
             row[#row + 1] = s.median * 1e6
-            row[#row + 1] = f / s.median / 1e9
-            row[#row + 1] = f / s.max / 1e9 -- slowest repeat
-            row[#row + 1] = f / math.max(s.min, 1e-12) / 1e9 -- fastest repeat
+            row[#row + 1] = rate(s.median)
+            row[#row + 1] = rate(s.max) -- slowest repeat
+            row[#row + 1] = rate(s.min) -- fastest repeat
           end
           -- the whole layer: forward + backward (the first layer needs no input gradient)
           local secs = r.forward.median + r.weights.median + (li > 1 and r.data.median or 0)
           row[#row + 1] = f * (li > 1 and 3 or 2) / secs / 1e9
           row[#row + 1] = PEAK and row[#row] / PEAK or "n/a"
           layer_rows[#layer_rows + 1] = row
-          step = step + secs * count
+          if step then step = step + secs * count end
         end
       end
       per_layer[model.name][b][t] = step

@@ -829,15 +829,21 @@ static int l_bench_step(lua_State *L)
     const int n = (int)luaL_len(L, -1);
     if (n < 1 || n > MAXL) return luaL_error(L, "%s: key 'layers': 1 to %d layers", W, MAXL);
     for (int i = 0; i < n; i++) {
-        lua_geti(L, -1, i + 1);
-        luaL_checktype(L, -1, LUA_TTABLE);
+        if (lua_geti(L, -1, i + 1) != LUA_TTABLE)
+            return luaL_error(L, "%s: key 'layers'[%d] must be a table {n_in, n_out, act}", W, i + 1);
         lua_geti(L, -1, 1);
         lua_geti(L, -2, 2);
         lua_geti(L, -3, 3);
-        in[i] = (int)luaL_checkinteger(L, -3);
-        out[i] = (int)luaL_checkinteger(L, -2);
-        act[i] = (vae_act)parse_act(L, W, "layers", luaL_optstring(L, -1, "linear"));
-        if (in[i] < 1 || out[i] < 1) return luaL_error(L, "%s: key 'layers': widths must be >= 1", W);
+        int ok_in, ok_out;
+        const lua_Integer a = lua_tointegerx(L, -3, &ok_in), b = lua_tointegerx(L, -2, &ok_out);
+        if (!ok_in || !ok_out || a < 1 || b < 1 || a > (1 << 20) || b > (1 << 20))
+            return luaL_error(L, "%s: key 'layers'[%d]: widths must be integers in [1, %d]", W,
+                              i + 1, 1 << 20);
+        in[i] = (int)a;
+        out[i] = (int)b;
+        if (!lua_isnil(L, -1) && !lua_isstring(L, -1))
+            return luaL_error(L, "%s: key 'layers'[%d]: the activation must be a string", W, i + 1);
+        act[i] = (vae_act)parse_act(L, W, "layers", lua_isnil(L, -1) ? "linear" : lua_tostring(L, -1));
         lua_pop(L, 4);
     }
     lua_pop(L, 1);
