@@ -479,16 +479,7 @@ static int dense_backward(void **state, const float *x, const float *W, const fl
                           int B, int n_in, int n_out, vae_act act, vae_error *err)
 {
     if (B < 1 || n_in < 1 || n_out < 1) return VAE_DECLINED;
-    /* dpre = dy * act'(y), row by row, summed into db as it goes */
-    for (int r = 0; r < B; r++) {
-        const size_t off = (size_t)r * n_out;
-        avx2_act_backward(act, y + off, dy + off, dpre + off, (size_t)n_out);
-        int o = 0;
-        for (; o + 8 <= n_out; o += 8)
-            _mm256_storeu_ps(db + o, _mm256_add_ps(_mm256_loadu_ps(db + o),
-                                                   _mm256_loadu_ps(dpre + off + o)));
-        for (; o < n_out; o++) db[o] += dpre[off + o];
-    }
+    avx2_dpre_db(act, y, dy, dpre, db, B, n_out);
     /* dW (n_in x n_out) += x^T dpre: A = x^T, element (i, r) at x[r n_in + i] */
     operand xt = { x, 1, (size_t)n_in }, d = { dpre, (size_t)n_out, 1 };
     if (gemm(state, n_in, n_out, B, xt, d, dW, (size_t)n_out, STORE_ADD, NULL, VAE_ACT_LINEAR,

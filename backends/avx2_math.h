@@ -193,6 +193,22 @@ static inline void avx2_act_backward(vae_act act, const float *y, const float *d
     }
 }
 
+/* The dense layer's backward element-wise pass: dpre (B x n_out) = dy * act'(y),
+ * summed into db row by row as it goes. */
+static inline void avx2_dpre_db(vae_act act, const float *y, const float *dy, float *dpre,
+                                float *db, int B, int n_out)
+{
+    for (int r = 0; r < B; r++) {
+        const size_t off = (size_t)r * n_out;
+        avx2_act_backward(act, y + off, dy + off, dpre + off, (size_t)n_out);
+        int o = 0;
+        for (; o + 8 <= n_out; o += 8)
+            _mm256_storeu_ps(db + o, _mm256_add_ps(_mm256_loadu_ps(db + o),
+                                                   _mm256_loadu_ps(dpre + off + o)));
+        for (; o < n_out; o++) db[o] += dpre[off + o];
+    }
+}
+
 #pragma GCC pop_options
 
 #endif

@@ -60,26 +60,11 @@ static void bias_act(float *y, const float *b, int B, int n_out, vae_act act)
 }
 
 /* dpre = dy * act'(y) and db += colsum(dpre), one row at a time */
-__attribute__((target("avx2,fma"))) static void dpre_db_avx2(const float *y, const float *dy,
-                                                             float *dpre, float *db, int B,
-                                                             int n_out, vae_act act)
-{
-    for (int r = 0; r < B; r++) {
-        const size_t off = (size_t)r * n_out;
-        avx2_act_backward(act, y + off, dy + off, dpre + off, (size_t)n_out);
-        int o = 0;
-        for (; o + 8 <= n_out; o += 8)
-            _mm256_storeu_ps(db + o, _mm256_add_ps(_mm256_loadu_ps(db + o),
-                                                   _mm256_loadu_ps(dpre + off + o)));
-        for (; o < n_out; o++) db[o] += dpre[off + o];
-    }
-}
-
 static void dpre_db(const float *y, const float *dy, float *dpre, float *db, int B, int n_out,
                     vae_act act)
 {
     if (have_avx2()) {
-        dpre_db_avx2(y, dy, dpre, db, B, n_out, act);
+        avx2_dpre_db(act, y, dy, dpre, db, B, n_out);
         return;
     }
     for (int r = 0; r < B; r++) {
