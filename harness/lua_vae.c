@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bench.h"
 #include "data.h"
@@ -19,17 +20,22 @@
 
 #define MATRIX_MT "vae.matrix"
 #define MODEL_MT "vae.model"
+#define IMAGES_MT "vae.images"
 
 /* ---------- matrices ---------- */
 
+/* `busy` is set while fit runs over the object, so that an on_batch callback
+ * cannot close what the C loop is reading (close raises instead). */
 typedef struct lmatrix {
     vae_mat *m;
+    int busy;
 } lmatrix;
 
 static vae_mat *push_matrix(lua_State *L, int rows, int cols)
 {
     lmatrix *u = lua_newuserdatauv(L, sizeof *u, 0);
     u->m = NULL;
+    u->busy = 0;
     luaL_setmetatable(L, MATRIX_MT);
     if (!(u->m = vae_mat_new(rows, cols))) luaL_error(L, "out of memory for a %d x %d matrix", rows, cols);
     return u->m;
@@ -40,6 +46,7 @@ static void push_owned(lua_State *L, vae_mat *m)
 {
     lmatrix *u = lua_newuserdatauv(L, sizeof *u, 0);
     u->m = m;
+    u->busy = 0;
     luaL_setmetatable(L, MATRIX_MT);
 }
 
@@ -50,22 +57,77 @@ static vae_mat *check_matrix(lua_State *L, int idx)
     return u->m;
 }
 
-/* A matrix, or a data set table with a matrix in field x. */
-static vae_mat *check_data(lua_State *L, int idx)
+/* ---------- byte images (idx files) ---------- */
+
+typedef struct limages {
+    vae_images *im;
+    int busy;
+} limages;
+
+static vae_images *check_images(lua_State *L, int idx)
 {
+    limages *u = luaL_checkudata(L, idx, IMAGES_MT);
+    if (!u->im) luaL_argerror(L, idx, "images are closed");
+    return u->im;
+}
+
+static void push_images(lua_State *L, vae_images *im)
+{
+    limages *u = lua_newuserdatauv(L, sizeof *u, 0);
+    u->im = im;
+    u->busy = 0;
+    luaL_setmetatable(L, IMAGES_MT);
+}
+
+/* ---------- data sets ---------- */
+
+/* What the model reads: a matrix, an images set, or a data set table with one
+ * of them in field x and an optional binarize = "none" | "static" | "dynamic".
+ * busy points at the holder's flag. */
+typedef struct ldata {
+    vae_dataset d;
+    int *busy;
+} ldata;
+
+static ldata check_data(lua_State *L, int idx)
+{
+    ldata r = { { 0, 0, NULL, NULL, VAE_BINARIZE_NONE }, NULL };
+    idx = lua_absindex(L, idx);
+    int holder = idx;
     if (lua_istable(L, idx)) {
         lua_getfield(L, idx, "x");
-        lmatrix *u = luaL_testudata(L, -1, MATRIX_MT);
-        lua_pop(L, 1); /* the table keeps it alive */
-        if (u && u->m) return u->m;
-        luaL_argerror(L, idx, u ? "the matrix in field 'x' is closed"
-                                : "data set table without a matrix in field 'x'");
+        holder = lua_gettop(L);
     }
-    lmatrix *u = luaL_testudata(L, idx, MATRIX_MT);
-    if (!u || !u->m)
-        luaL_argerror(L, idx, lua_pushfstring(L, "matrix or data set expected, got %s",
-                                              luaL_typename(L, idx)));
-    return u->m;
+    lmatrix *um = luaL_testudata(L, holder, MATRIX_MT);
+    limages *ui = um ? NULL : luaL_testudata(L, holder, IMAGES_MT);
+    if (um && um->m) {
+        r.d = vae_dataset_floats(um->m);
+        r.busy = &um->busy;
+    } else if (ui && ui->im) {
+        r.d = vae_dataset_bytes(ui->im->px, ui->im->n, ui->im->height * ui->im->width);
+        r.busy = &ui->busy;
+    } else if (holder != idx) {
+        luaL_argerror(L, idx, um || ui ? "the data in field 'x' is closed"
+                                       : "data set table without a matrix or images in field 'x'");
+    } else {
+        luaL_argerror(L, idx, um || ui ? "the data is closed"
+                                       : lua_pushfstring(L, "matrix, images or data set expected, got %s",
+                                                         luaL_typename(L, idx)));
+    }
+    if (holder != idx) {
+        lua_pop(L, 1); /* the table keeps it alive */
+        int t = lua_getfield(L, idx, "binarize");
+        if (t != LUA_TNIL) {
+            const char *s = lua_tostring(L, -1);
+            int b = t == LUA_TSTRING ? vae_binarize_parse(s) : -1;
+            if (b < 0)
+                luaL_error(L, "data set: key 'binarize' must be none, static or dynamic (got %s)",
+                           t == LUA_TSTRING ? s : luaL_typename(L, -1));
+            r.d.binarize = (vae_binarize)b;
+        }
+        lua_pop(L, 1);
+    }
+    return r;
 }
 
 /* vae.matrix(rows, cols [, fill]) or vae.matrix{{...}, {...}} */
@@ -174,6 +236,7 @@ static int m_rowslice(lua_State *L)
 static int m_close(lua_State *L)
 {
     lmatrix *u = luaL_checkudata(L, 1, MATRIX_MT);
+    if (u->busy) return luaL_error(L, "cannot close a matrix while fit is reading it");
     vae_mat_free(u->m);
     u->m = NULL;
     return 0;
@@ -184,6 +247,88 @@ static int m_tostring(lua_State *L)
     lmatrix *u = luaL_checkudata(L, 1, MATRIX_MT);
     if (u->m) lua_pushfstring(L, "vae.matrix(%d x %d)", u->m->rows, u->m->cols);
     else lua_pushliteral(L, "vae.matrix(closed)");
+    return 1;
+}
+
+/* ---------- images methods ---------- */
+
+static int i_rows(lua_State *L) { lua_pushinteger(L, check_images(L, 1)->n); return 1; }
+static int i_height(lua_State *L) { lua_pushinteger(L, check_images(L, 1)->height); return 1; }
+static int i_width(lua_State *L) { lua_pushinteger(L, check_images(L, 1)->width); return 1; }
+static int i_cols(lua_State *L)
+{
+    vae_images *im = check_images(L, 1);
+    lua_pushinteger(L, (lua_Integer)im->height * im->width);
+    return 1;
+}
+
+/* im:get(i, j) -> pixel j of image i as a value in [0, 1] */
+static int i_get(lua_State *L)
+{
+    vae_images *im = check_images(L, 1);
+    lua_Integer i = luaL_checkinteger(L, 2), j = luaL_checkinteger(L, 3);
+    lua_Integer D = (lua_Integer)im->height * im->width;
+    if (i < 1 || i > im->n) return luaL_argerror(L, 2, "image out of range");
+    if (j < 1 || j > D) return luaL_argerror(L, 3, "pixel out of range");
+    lua_pushnumber(L, im->px[(size_t)(i - 1) * D + (size_t)(j - 1)] / 255.0);
+    return 1;
+}
+
+static void check_range(lua_State *L, int n, lua_Integer *a, lua_Integer *b, const char *what)
+{
+    *a = luaL_optinteger(L, 2, 1);
+    *b = luaL_optinteger(L, 3, n);
+    if (*a < 1 || *b > n || *a > *b)
+        luaL_error(L, "%s: bad range %I..%I of %d images", what, *a, *b, n);
+}
+
+/* im:subset(first [, last]) -> new images first..last (a copy) */
+static int i_subset(lua_State *L)
+{
+    vae_images *im = check_images(L, 1);
+    lua_Integer a, b;
+    check_range(L, im->n, &a, &b, "subset");
+    size_t D = (size_t)im->height * im->width, n = (size_t)(b - a + 1);
+    vae_images *r = malloc(sizeof *r);
+    uint8_t *px = malloc(n * D);
+    if (!r || !px) {
+        free(r);
+        free(px);
+        return luaL_error(L, "subset: out of memory for %d images", (int)n);
+    }
+    memcpy(px, im->px + (size_t)(a - 1) * D, n * D);
+    *r = (vae_images){ (int)n, im->height, im->width, px };
+    push_images(L, r);
+    return 1;
+}
+
+/* im:tomatrix([first [, last]]) -> a float matrix of those images, values in [0, 1] */
+static int i_tomatrix(lua_State *L)
+{
+    vae_images *im = check_images(L, 1);
+    lua_Integer a, b;
+    check_range(L, im->n, &a, &b, "tomatrix");
+    int D = im->height * im->width;
+    vae_mat *m = push_matrix(L, (int)(b - a + 1), D);
+    vae_dataset d = vae_dataset_bytes(im->px, im->n, D);
+    vae_dataset_read(&d, NULL, (int)(a - 1), m->rows, m->v, NULL);
+    return 1;
+}
+
+static int i_close(lua_State *L)
+{
+    limages *u = luaL_checkudata(L, 1, IMAGES_MT);
+    if (u->busy) return luaL_error(L, "cannot close images while fit is reading them");
+    vae_images_free(u->im);
+    u->im = NULL;
+    return 0;
+}
+
+static int i_tostring(lua_State *L)
+{
+    limages *u = luaL_checkudata(L, 1, IMAGES_MT);
+    if (u->im) lua_pushfstring(L, "vae.images(%d x %dx%d)", u->im->n, u->im->height, u->im->width);
+    else lua_pushliteral(L, "vae.images(closed)");
     return 1;
 }
 
@@ -359,6 +504,7 @@ static int opt_acts(lua_State *L, int idx, const char *what, const char *key, in
 
 typedef struct lmodel {
     vae_model *m;
+    int busy; /* fit is running: close raises */
 } lmodel;
 
 static vae_model *check_model(lua_State *L, int idx)
@@ -440,6 +586,7 @@ static int l_model(lua_State *L)
     if (vae_config_check(&c, &err)) return luaL_error(L, "%s: %s", W, err.msg);
     lmodel *u = lua_newuserdatauv(L, sizeof *u, 0);
     u->m = NULL;
+    u->busy = 0;
     luaL_setmetatable(L, MODEL_MT);
     if (!(u->m = vae_model_new(&c, &err))) return luaL_error(L, "%s: %s", W, err.msg);
     return 1;
@@ -462,26 +609,75 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* fit's model, training data and validation data (NULL if none), looked up afresh:
- * an on_epoch callback may have closed or replaced them. Raises if closed. */
-static vae_model *fit_inputs(lua_State *L, vae_mat **data, vae_mat **val)
+/* fit's model, training data and validation data (val.busy NULL if none), looked
+ * up afresh: an on_epoch callback may have closed or replaced them. Raises if closed. */
+static vae_model *fit_inputs(lua_State *L, ldata *data, ldata *val)
 {
     vae_model *m = check_model(L, 1);
     *data = check_data(L, 2);
-    *val = NULL;
+    val->busy = NULL;
     if (lua_getfield(L, 3, "validation") != LUA_TNIL) *val = check_data(L, lua_gettop(L));
     lua_pop(L, 1); /* the options table keeps it alive */
     return m;
 }
 
+/* Marks (or unmarks) what one epoch reads as busy, so callbacks cannot close it. */
+static void set_busy(lua_State *L, ldata *data, ldata *val, int on)
+{
+    ((lmodel *)lua_touserdata(L, 1))->busy = on;
+    *data->busy = on;
+    if (val->busy) *val->busy = on;
+}
+
+/* The on_batch bridge: calls the Lua function at stack index fn with
+ * {epoch, step, steps, rows, loss, recon, kl}. An error stays on the stack
+ * (status 1) to be re-raised once training has unwound; false stops (status 2). */
+typedef struct batch_hook {
+    lua_State *L;
+    int fn, epoch, status;
+} batch_hook;
+
+static int call_on_batch(void *ctx, int step, int steps, int rows, const vae_losses *run)
+{
+    batch_hook *h = ctx;
+    lua_State *L = h->L;
+    lua_pushvalue(L, h->fn);
+    lua_createtable(L, 0, 7);
+    lua_pushinteger(L, h->epoch); lua_setfield(L, -2, "epoch");
+    lua_pushinteger(L, step); lua_setfield(L, -2, "step");
+    lua_pushinteger(L, steps); lua_setfield(L, -2, "steps");
+    lua_pushinteger(L, rows); lua_setfield(L, -2, "rows");
+    lua_pushnumber(L, run->loss); lua_setfield(L, -2, "loss");
+    lua_pushnumber(L, run->recon); lua_setfield(L, -2, "recon");
+    lua_pushnumber(L, run->kl); lua_setfield(L, -2, "kl");
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+        h->status = 1;
+        return 1;
+    }
+    int stop = lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (stop) h->status = 2;
+    return stop;
+}
+
 static const char *const fit_keys[] = {
     "epochs", "batch", "lr", "beta1", "beta2", "eps", "shuffle", "validation",
-    "validate_every", "on_epoch", NULL
+    "validate_every", "on_epoch", "on_batch", NULL
 };
 
-/* model:fit(data, {epochs=, batch=, lr=, ..., validation=, on_epoch=function(rec)})
- * -> history (a list of per-epoch records), or nil, message, partial history.
- * on_epoch may return false to stop early. */
+/* Ends fit early: nil, message, the history so far (at index 6). */
+static int fit_failed(lua_State *L, const char *msg)
+{
+    lua_pushnil(L);
+    lua_pushstring(L, msg);
+    lua_pushvalue(L, 6);
+    return 3;
+}
+
+/* model:fit(data, {epochs=, batch=, lr=, ..., validation=, on_epoch=function(rec),
+ * on_batch=function(b)}) -> history (a list of per-epoch records), or nil,
+ * message, partial history. on_epoch may return false to stop early (the
+ * history is returned); on_batch returning false stops with nil, message. */
 static int mo_fit(lua_State *L)
 {
     const char *W = "fit";
@@ -507,43 +703,50 @@ static int mo_fit(lua_State *L)
     o.eps = (float)opt_num(L, 3, W, "eps", o.eps, 0, 1, 1, 0);
     o.shuffle = opt_bool(L, 3, W, "shuffle", 1);
     int every = (int)opt_int(L, 3, W, "validate_every", 1, 1, 100000000);
-    vae_mat *data, *val;
+    ldata data, val;
     vae_model *m = fit_inputs(L, &data, &val);
     int has_cb = lua_getfield(L, 3, "on_epoch") != LUA_TNIL; /* index 4 */
     if (has_cb && !lua_isfunction(L, 4))
         return luaL_error(L, "%s: key 'on_epoch' must be a function (got %s)", W, luaL_typename(L, 4));
+    int has_batch_cb = lua_getfield(L, 3, "on_batch") != LUA_TNIL; /* index 5 */
+    if (has_batch_cb && !lua_isfunction(L, 5))
+        return luaL_error(L, "%s: key 'on_batch' must be a function (got %s)", W, luaL_typename(L, 5));
+    batch_hook hook = { L, 5, 0, 0 };
+    if (has_batch_cb) {
+        o.on_step = call_on_batch;
+        o.ctx = &hook;
+    }
     vae_error err; /* bad data is misuse: it raises; divergence returns nil, message */
-    if (vae_check_data(m, data, "fit: training data", &err) ||
-        (val && vae_check_data(m, val, "fit: validation data", &err)))
+    if (vae_check_data(m, &data.d, "fit: training data", &err) ||
+        (val.busy && vae_check_data(m, &val.d, "fit: validation data", &err)))
         return luaL_error(L, "%s", err.msg);
-    lua_newtable(L); /* history, index 5 */
+    lua_newtable(L); /* history, index 6 */
     for (int e = 0; e < epochs; e++) {
         if (e > 0 && has_cb) m = fit_inputs(L, &data, &val);
         double t0 = now_seconds();
         vae_losses tr, va;
-        if (vae_train_epoch(m, data, &o, e, &tr, &err)) {
-            lua_pushnil(L);
-            lua_pushstring(L, err.msg);
-            lua_pushvalue(L, 5);
-            return 3;
+        hook.epoch = e + 1;
+        set_busy(L, &data, &val, 1);
+        int rc = vae_train_epoch(m, &data.d, &o, e, &tr, &err);
+        set_busy(L, &data, &val, 0);
+        if (rc) {
+            if (hook.status == 1) return lua_error(L); /* on_batch raised: its error is on top */
+            return fit_failed(L, err.msg);
         }
         double secs = now_seconds() - t0;
         push_losses(L, &tr);
         lua_pushinteger(L, e + 1); lua_setfield(L, -2, "epoch");
         lua_pushnumber(L, secs); lua_setfield(L, -2, "seconds");
-        if (val && ((e + 1) % every == 0 || e + 1 == epochs)) {
-            if (vae_evaluate(m, val, e, &va, &err)) {
-                lua_pushnil(L);
-                lua_pushstring(L, err.msg);
-                lua_pushvalue(L, 5);
-                return 3;
-            }
+        if (val.busy && ((e + 1) % every == 0 || e + 1 == epochs)) {
+            double v0 = now_seconds();
+            if (vae_evaluate(m, &val.d, e, &va, &err)) return fit_failed(L, err.msg);
             lua_pushnumber(L, va.loss); lua_setfield(L, -2, "val_loss");
             lua_pushnumber(L, va.recon); lua_setfield(L, -2, "val_recon");
             lua_pushnumber(L, va.kl); lua_setfield(L, -2, "val_kl");
+            lua_pushnumber(L, now_seconds() - v0); lua_setfield(L, -2, "val_seconds");
         }
         lua_pushvalue(L, -1);
-        lua_rawseti(L, 5, e + 1);
+        lua_rawseti(L, 6, e + 1);
         if (has_cb) {
             lua_pushvalue(L, 4);
             lua_insert(L, -2);
@@ -555,6 +758,7 @@ static int mo_fit(lua_State *L)
             lua_pop(L, 1);
         }
     }
+    lua_settop(L, 6);
     return 1;
 }
 
@@ -562,11 +766,11 @@ static int mo_fit(lua_State *L)
 static int mo_evaluate(lua_State *L)
 {
     vae_model *m = check_model(L, 1);
-    vae_mat *d = check_data(L, 2);
+    ldata d = check_data(L, 2);
     int epoch = (int)luaL_optinteger(L, 3, 0) - 1; /* 1-based epoch; none = final weight */
     vae_losses l;
     vae_error err;
-    if (vae_evaluate(m, d, epoch, &l, &err)) return luaL_error(L, "evaluate: %s", err.msg);
+    if (vae_evaluate(m, &d.d, epoch, &l, &err)) return luaL_error(L, "evaluate: %s", err.msg);
     return push_losses(L, &l);
 }
 
@@ -574,11 +778,11 @@ static int mo_evaluate(lua_State *L)
 static int mo_encode(lua_State *L)
 {
     vae_model *m = check_model(L, 1);
-    vae_mat *x = check_data(L, 2);
+    ldata x = check_data(L, 2);
     int Lw = vae_model_config(m)->latent;
-    vae_mat *mu = push_matrix(L, x->rows, Lw), *sg = push_matrix(L, x->rows, Lw);
+    vae_mat *mu = push_matrix(L, x.d.rows, Lw), *sg = push_matrix(L, x.d.rows, Lw);
     vae_error err;
-    if (vae_encode(m, x, mu, sg, &err)) return luaL_error(L, "encode: %s", err.msg);
+    if (vae_encode(m, &x.d, mu, sg, &err)) return luaL_error(L, "encode: %s", err.msg);
     return 2;
 }
 
@@ -595,10 +799,10 @@ static int mo_decode(lua_State *L)
 static int mo_reconstruct(lua_State *L)
 {
     vae_model *m = check_model(L, 1);
-    vae_mat *x = check_data(L, 2);
-    vae_mat *out = push_matrix(L, x->rows, vae_model_config(m)->input);
+    ldata x = check_data(L, 2);
+    vae_mat *out = push_matrix(L, x.d.rows, vae_model_config(m)->input);
     vae_error err;
-    if (vae_reconstruct(m, x, out, &err)) return luaL_error(L, "reconstruct: %s", err.msg);
+    if (vae_reconstruct(m, &x.d, out, &err)) return luaL_error(L, "reconstruct: %s", err.msg);
     return 1;
 }
 
@@ -617,12 +821,12 @@ static int mo_sample(lua_State *L)
 static int mo_log_likelihood(lua_State *L)
 {
     vae_model *m = check_model(L, 1);
-    vae_mat *d = check_data(L, 2);
+    ldata d = check_data(L, 2);
     lua_Integer k = luaL_optinteger(L, 3, 1000);
     if (k < 1 || k > 10000000) return luaL_argerror(L, 3, "k must be >= 1");
     double v;
     vae_error err;
-    if (vae_log_likelihood(m, d, (int)k, &v, &err)) return luaL_error(L, "log_likelihood: %s", err.msg);
+    if (vae_log_likelihood(m, &d.d, (int)k, &v, &err)) return luaL_error(L, "log_likelihood: %s", err.msg);
     lua_pushnumber(L, v);
     return 1;
 }
@@ -647,6 +851,7 @@ static int mo_info(lua_State *L)
 static int mo_close(lua_State *L)
 {
     lmodel *u = luaL_checkudata(L, 1, MODEL_MT);
+    if (u->busy) return luaL_error(L, "cannot close a model while it is being fitted");
     vae_model_free(u->m);
     u->m = NULL;
     return 0;
@@ -714,6 +919,51 @@ static int l_uniform(lua_State *L)
     lua_setfield(L, -2, "x");
     lua_pushliteral(L, "uniform");
     lua_setfield(L, -2, "name");
+    return 1;
+}
+
+/* vae.data.idx_images(path) -> images (bytes; values read as byte / 255), or
+ * nil, message naming the file and what is wrong with it */
+static int l_idx_images(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    vae_error err;
+    vae_images *im = vae_idx_images(path, &err);
+    if (!im) {
+        lua_pushnil(L);
+        lua_pushstring(L, err.msg);
+        return 2;
+    }
+    push_images(L, im);
+    return 1;
+}
+
+/* vae.data.idx_labels(path) -> {label, ...} (integers), or nil, message */
+static int l_idx_labels(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    vae_error err;
+    uint8_t *lab;
+    int n;
+    if (vae_idx_labels(path, &lab, &n, &err)) {
+        lua_pushnil(L);
+        lua_pushstring(L, err.msg);
+        return 2;
+    }
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        lua_pushinteger(L, lab[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    free(lab);
+    return 1;
+}
+
+/* vae.isatty(fd) -> whether the descriptor (1 stdout, 2 stderr) is a terminal:
+ * experiments draw a progress bar only there. */
+static int l_isatty(lua_State *L)
+{
+    lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));
     return 1;
 }
 
@@ -900,6 +1150,12 @@ static const luaL_Reg matrix_methods[] = {
     { "close", m_close }, { NULL, NULL }
 };
 
+static const luaL_Reg images_methods[] = {
+    { "rows", i_rows }, { "cols", i_cols }, { "height", i_height }, { "width", i_width },
+    { "get", i_get }, { "subset", i_subset }, { "tomatrix", i_tomatrix }, { "close", i_close },
+    { NULL, NULL }
+};
+
 static const luaL_Reg model_methods[] = {
     { "fit", mo_fit }, { "evaluate", mo_evaluate }, { "encode", mo_encode },
     { "decode", mo_decode }, { "reconstruct", mo_reconstruct }, { "sample", mo_sample },
@@ -927,9 +1183,10 @@ int luaopen_vae(lua_State *L)
 {
     new_class(L, MATRIX_MT, matrix_methods, m_close, m_tostring);
     new_class(L, MODEL_MT, model_methods, mo_close, mo_tostring);
+    new_class(L, IMAGES_MT, images_methods, i_close, i_tostring);
     static const luaL_Reg fns[] = {
         { "model", l_model }, { "matrix", l_matrix }, { "backends", l_backends },
-        { "clock", l_clock }, { NULL, NULL }
+        { "clock", l_clock }, { "isatty", l_isatty }, { NULL, NULL }
     };
     luaL_newlib(L, fns);
     lua_newtable(L);
@@ -937,6 +1194,10 @@ int luaopen_vae(lua_State *L)
     lua_setfield(L, -2, "scurve");
     lua_pushcfunction(L, l_uniform);
     lua_setfield(L, -2, "uniform");
+    lua_pushcfunction(L, l_idx_images);
+    lua_setfield(L, -2, "idx_images");
+    lua_pushcfunction(L, l_idx_labels);
+    lua_setfield(L, -2, "idx_labels");
     lua_setfield(L, -2, "data");
     static const luaL_Reg bench[] = {
         { "dense", l_bench_dense }, { "step", l_bench_step }, { "peak", l_bench_peak },

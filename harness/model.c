@@ -95,7 +95,7 @@ struct vae_model {
     float *params, *grads, *adam_m, *adam_v; /* one flat arena each */
     long adam_t;
 
-    vae_rng rng[VAE_STREAM_SAMPLE + 1];
+    vae_rng rng[VAE_STREAM_COUNT];
 
     int cap;  /* encoder rows the buffers hold; decoder rows are cap * K */
     float *mu, *raw, *sigma, *log_sigma, *dsigma, *dmu, *dsig; /* (cap x L) */
@@ -139,6 +139,8 @@ void vae_train_opts_default(vae_train_opts *o)
     o->beta1 = 0.9f;
     o->beta2 = 0.999f;
     o->eps = 1e-7f;
+    o->on_step = NULL;
+    o->ctx = NULL;
 }
 
 int vae_config_check(const vae_config *c, vae_error *err)
@@ -295,7 +297,7 @@ vae_model *vae_model_new(const vae_config *c, vae_error *err)
         return NULL;
     }
     m->cfg = *c;
-    for (int s = 1; s <= VAE_STREAM_SAMPLE; s++) vae_rng_seed(&m->rng[s], c->seed, (uint64_t)s);
+    for (int s = 1; s < VAE_STREAM_COUNT; s++) vae_rng_seed(&m->rng[s], c->seed, (uint64_t)s);
     if (build(m, err)) goto fail;
     if (c->backend->set_threads) c->backend->set_threads(c->threads);
 
@@ -359,7 +361,7 @@ float *vae_model_grads(vae_model *m) { return m->grads; }
 void vae_model_zero_grads(vae_model *m) { memset(m->grads, 0, m->n_params * sizeof(float)); }
 vae_rng *vae_model_rng(vae_model *m, int stream)
 {
-    return stream >= 1 && stream <= VAE_STREAM_SAMPLE ? &m->rng[stream] : NULL;
+    return stream >= 1 && stream < VAE_STREAM_COUNT ? &m->rng[stream] : NULL;
 }
 
 float vae_model_posterior_var(const vae_model *m)
@@ -497,30 +499,21 @@ static void adam_step(vae_model *m, const vae_train_opts *o)
     vae_adam_update(m->cfg.backend, m->params, m->grads, m->adam_m, m->adam_v, m->n_params, &s);
 }
 
-int vae_check_data(const vae_model *m, const vae_mat *data, const char *what,
+int vae_check_data(const vae_model *m, const vae_dataset *data, const char *what,
                    vae_error *err)
 {
-    if (!data || data->rows < 1) return vae_fail(err, "%s: no rows", what);
-    if (data->cols != m->cfg.input)
-        return vae_fail(err, "%s: has %d columns but the model's input is %d", what,
-                        data->cols, m->cfg.input);
-    size_t n = (size_t)data->rows * data->cols;
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(data->v[i]))
-            return vae_fail(err, "%s: value at row %zu, column %zu is not finite", what,
-                            i / data->cols + 1, i % data->cols + 1);
-    return VAE_OK;
+    return vae_dataset_check(data, m->cfg.input, what, err);
 }
 
-int vae_train_epoch(vae_model *m, const vae_mat *data, const vae_train_opts *o, int epoch,
+int vae_train_epoch(vae_model *m, const vae_dataset *data, const vae_train_opts *o, int epoch,
                     vae_losses *out, vae_error *err)
 {
     if (vae_check_data(m, data, "training data", err)) return VAE_FAIL;
     if (!(o->lr > 0) || !(o->beta1 >= 0 && o->beta1 < 1) || !(o->beta2 >= 0 && o->beta2 < 1) ||
         !(o->eps > 0))
         return vae_fail(err, "optimizer: need lr > 0, beta1 and beta2 in [0, 1), eps > 0");
-    const int n = data->rows, D = data->cols;
-    const int B = o->batch <= 0 || o->batch > n ? n : o->batch;
+    const int n = data->rows;
+    const int B = o->batch <= 0 || o->batch > n ? n : o->batch, steps = (n + B - 1) / B;
     if (m->order_n != n) {
         free(m->order);
         if (!(m->order = malloc((size_t)n * sizeof *m->order)))
@@ -535,9 +528,7 @@ int vae_train_epoch(vae_model *m, const vae_mat *data, const vae_train_opts *o, 
     int step = 0;
     for (int start = 0; start < n; start += B, step++) {
         int b = n - start < B ? n - start : B;
-        for (int r = 0; r < b; r++)
-            memcpy(m->xbatch + (size_t)r * D, data->v + (size_t)m->order[start + r] * D,
-                   (size_t)D * sizeof(float));
+        vae_dataset_read(data, m->order + start, 0, b, m->xbatch, &m->rng[VAE_STREAM_BINARIZE]);
         vae_losses l;
         vae_error e;
         if (vae_model_forward_backward(m, m->xbatch, b, w, 1, &l, &e))
@@ -547,6 +538,12 @@ int vae_train_epoch(vae_model *m, const vae_mat *data, const vae_train_opts *o, 
         loss += l.loss * b;
         recon += l.recon * b;
         kl += l.kl * b;
+        if (o->on_step) {
+            int done = start + b;
+            vae_losses run = { loss / done, recon / done, kl / done, w };
+            if (o->on_step(o->ctx, step + 1, steps, done, &run))
+                return vae_fail(err, "stopped at epoch %d, step %d", epoch + 1, step + 1);
+        }
     }
     out->loss = loss / n;
     out->recon = recon / n;
@@ -558,12 +555,14 @@ int vae_train_epoch(vae_model *m, const vae_mat *data, const vae_train_opts *o, 
 /* Rows per evaluation chunk: bounds the buffers, whatever the data set size. */
 enum { EVAL_CHUNK = 500 };
 
-int vae_evaluate(vae_model *m, const vae_mat *data, int epoch, vae_losses *out, vae_error *err)
+int vae_evaluate(vae_model *m, const vae_dataset *data, int epoch, vae_losses *out,
+                 vae_error *err)
 {
     if (vae_check_data(m, data, "evaluation data", err)) return VAE_FAIL;
     const int n = data->rows, D = data->cols, L = m->cfg.latent, K = m->cfg.samples;
-    vae_rng rng;
+    vae_rng rng, bin;
     vae_rng_seed(&rng, m->cfg.seed, VAE_STREAM_EVAL);
+    vae_rng_seed(&bin, m->cfg.seed, VAE_STREAM_EVAL_BINARIZE);
     const float w = vae_kl_weight(m, epoch);
     vae_lik_args la = lik_args(m);
     double recon = 0, kl = 0;
@@ -571,7 +570,8 @@ int vae_evaluate(vae_model *m, const vae_mat *data, int epoch, vae_losses *out, 
     if (ensure_rows(m, chunk, err)) return VAE_FAIL;
     for (int start = 0; start < n; start += chunk) {
         int b = n - start < chunk ? n - start : chunk;
-        const float *x = data->v + (size_t)start * D;
+        const float *x = m->xbatch;
+        vae_dataset_read(data, NULL, start, b, m->xbatch, &bin);
         if (encode_rows(m, x, b, 0, err)) return VAE_FAIL;
         reparameterise(m, b, &rng);
         if (decode_rows(m, m->z, b * K, 0, m->xhat, m->logvar, NULL, err)) return VAE_FAIL;
@@ -589,7 +589,7 @@ int vae_evaluate(vae_model *m, const vae_mat *data, int epoch, vae_losses *out, 
     return VAE_OK;
 }
 
-int vae_log_likelihood(vae_model *m, const vae_mat *data, int k, double *mean_logpx,
+int vae_log_likelihood(vae_model *m, const vae_dataset *data, int k, double *mean_logpx,
                        vae_error *err)
 {
     if (!vae_likelihood_normalised(m->cfg.likelihood))
@@ -598,8 +598,9 @@ int vae_log_likelihood(vae_model *m, const vae_mat *data, int k, double *mean_lo
     if (k < 1) return vae_fail(err, "log p(x): k must be >= 1 (got %d)", k);
     if (vae_check_data(m, data, "evaluation data", err)) return VAE_FAIL;
     const int n = data->rows, D = data->cols, L = m->cfg.latent;
-    vae_rng rng;
+    vae_rng rng, bin;
     vae_rng_seed(&rng, m->cfg.seed, VAE_STREAM_EVAL);
+    vae_rng_seed(&bin, m->cfg.seed, VAE_STREAM_EVAL_BINARIZE);
     vae_lik_args la = lik_args(m);
     int chunk = n < EVAL_CHUNK ? n : EVAL_CHUNK;
     if (ensure_rows(m, chunk, err)) return VAE_FAIL;
@@ -613,7 +614,8 @@ int vae_log_likelihood(vae_model *m, const vae_mat *data, int k, double *mean_lo
     int rc = VAE_OK;
     for (int start = 0; start < n && rc == VAE_OK; start += chunk) {
         int b = n - start < chunk ? n - start : chunk;
-        const float *x = data->v + (size_t)start * D;
+        const float *x = m->xbatch;
+        vae_dataset_read(data, NULL, start, b, m->xbatch, &bin);
         if ((rc = encode_rows(m, x, b, 0, err))) break;
         for (int r = 0; r < b; r++) best[r] = -INFINITY, sum[r] = 0;
         for (int j = 0; j < k && rc == VAE_OK; j++) {
@@ -657,9 +659,11 @@ static int check_shape(const vae_mat *a, int rows, int cols, const char *what, v
     return VAE_OK;
 }
 
-int vae_encode(vae_model *m, const vae_mat *x, vae_mat *mu, vae_mat *sigma, vae_error *err)
+int vae_encode(vae_model *m, const vae_dataset *x, vae_mat *mu, vae_mat *sigma, vae_error *err)
 {
     const int L = m->cfg.latent;
+    vae_rng bin;
+    vae_rng_seed(&bin, m->cfg.seed, VAE_STREAM_EVAL_BINARIZE);
     if (vae_check_data(m, x, "encode input", err) || check_shape(mu, x->rows, L, "encode mean", err) ||
         (sigma && check_shape(sigma, x->rows, L, "encode sigma", err)))
         return VAE_FAIL;
@@ -667,7 +671,8 @@ int vae_encode(vae_model *m, const vae_mat *x, vae_mat *mu, vae_mat *sigma, vae_
     if (ensure_rows(m, chunk, err)) return VAE_FAIL;
     for (int start = 0; start < x->rows; start += chunk) {
         int b = x->rows - start < chunk ? x->rows - start : chunk;
-        if (encode_rows(m, x->v + (size_t)start * x->cols, b, 0, err)) return VAE_FAIL;
+        vae_dataset_read(x, NULL, start, b, m->xbatch, &bin);
+        if (encode_rows(m, m->xbatch, b, 0, err)) return VAE_FAIL;
         memcpy(mu->v + (size_t)start * L, m->mu, (size_t)b * L * sizeof(float));
         if (sigma) memcpy(sigma->v + (size_t)start * L, m->sigma, (size_t)b * L * sizeof(float));
     }
@@ -694,7 +699,7 @@ int vae_decode(vae_model *m, const vae_mat *z, vae_mat *out, vae_error *err)
     return VAE_OK;
 }
 
-int vae_reconstruct(vae_model *m, const vae_mat *x, vae_mat *out, vae_error *err)
+int vae_reconstruct(vae_model *m, const vae_dataset *x, vae_mat *out, vae_error *err)
 {
     vae_mat *mu = vae_mat_new(x ? x->rows : 0, m->cfg.latent);
     if (!mu) return vae_fail(err, "out of memory");

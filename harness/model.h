@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 
+#include "dataset.h"
 #include "layer.h"
 #include "likelihood.h"
 #include "mat.h"
@@ -51,47 +52,57 @@ vae_model *vae_model_new(const vae_config *c, vae_error *err);
 void vae_model_free(vae_model *m);
 const vae_config *vae_model_config(const vae_model *m);
 
-typedef struct vae_train_opts {
-    int batch;           /* 0 or >= n: full batch */
-    int shuffle;         /* reshuffle the data order every epoch */
-    float lr, beta1, beta2, eps; /* Adam */
-} vae_train_opts;
-
-void vae_train_opts_default(vae_train_opts *o); /* batch 32, shuffle, Adam 1e-3/0.9/0.999/1e-7 */
-
 typedef struct vae_losses {
     double loss, recon, kl; /* per example, averaged; loss = recon + w * kl */
     double kl_weight;
 } vae_losses;
 
+typedef struct vae_train_opts {
+    int batch;           /* 0 or >= n: full batch */
+    int shuffle;         /* reshuffle the data order every epoch */
+    float lr, beta1, beta2, eps; /* Adam */
+    /* Called after every step with the epoch's running averages (for progress
+     * displays); a nonzero return stops training: the epoch fails with
+     * "stopped at epoch E, step S". NULL: no calls. */
+    int (*on_step)(void *ctx, int step, int steps, int rows_done, const vae_losses *running);
+    void *ctx;
+} vae_train_opts;
+
+void vae_train_opts_default(vae_train_opts *o); /* batch 32, shuffle, Adam 1e-3/0.9/0.999/1e-7 */
+
 /* The KL weight in force during a 0-based epoch (epoch < 0: the final weight). */
 float vae_kl_weight(const vae_model *m, int epoch);
 
-/* Fails unless data has rows, the model's input width and only finite values;
+/* Data comes as a vae_dataset (dataset.h): floats, or bytes scaled per batch,
+ * optionally binarised; vae_dataset_floats(matrix) views a matrix as one.
+ * Fails unless data has rows, the model's input width and valid values;
  * the message starts with `what` and names the row and column. */
-int vae_check_data(const vae_model *m, const vae_mat *data, const char *what, vae_error *err);
+int vae_check_data(const vae_model *m, const vae_dataset *data, const char *what,
+                   vae_error *err);
 
 /* One pass over data (n x input) in mini-batches, one Adam step each. The losses
  * are the training-mode averages over the epoch. A non-finite loss fails with an
- * error naming the epoch and step. */
-int vae_train_epoch(vae_model *m, const vae_mat *data, const vae_train_opts *o, int epoch,
+ * error naming the epoch and step. Dynamic binarisation draws from the model's
+ * binarisation stream: a fresh draw every epoch. */
+int vae_train_epoch(vae_model *m, const vae_dataset *data, const vae_train_opts *o, int epoch,
                     vae_losses *out, vae_error *err);
 
 /* The -ELBO on data, in evaluation mode (no dropout), with the model's K samples
- * and a noise stream reseeded on every call, so the same model gives the same number. */
-int vae_evaluate(vae_model *m, const vae_mat *data, int epoch, vae_losses *out,
+ * and noise (and binarisation) streams reseeded on every call, so the same model
+ * gives the same number. */
+int vae_evaluate(vae_model *m, const vae_dataset *data, int epoch, vae_losses *out,
                  vae_error *err);
 
 /* Importance-weighted estimate of the mean log p(x) over data, with k samples
  * per example (Burda et al. 2016). Needs a normalised likelihood. */
-int vae_log_likelihood(vae_model *m, const vae_mat *data, int k, double *mean_logpx,
+int vae_log_likelihood(vae_model *m, const vae_dataset *data, int k, double *mean_logpx,
                        vae_error *err);
 
 /* Evaluation-mode maps. Outputs must be allocated with the right shapes. */
-int vae_encode(vae_model *m, const vae_mat *x, vae_mat *mu, vae_mat *sigma /* nullable */,
+int vae_encode(vae_model *m, const vae_dataset *x, vae_mat *mu, vae_mat *sigma /* nullable */,
                vae_error *err);
 int vae_decode(vae_model *m, const vae_mat *z, vae_mat *out, vae_error *err);
-int vae_reconstruct(vae_model *m, const vae_mat *x, vae_mat *out, vae_error *err);
+int vae_reconstruct(vae_model *m, const vae_dataset *x, vae_mat *out, vae_error *err);
 /* out (n x input) = decode(z), z ~ N(0, I) from the model's sampling stream. */
 int vae_sample(vae_model *m, vae_mat *out, vae_error *err);
 

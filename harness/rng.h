@@ -37,7 +37,10 @@ static inline uint32_t vae_rng_u32(vae_rng *r) { return (uint32_t)(vae_rng_u64(r
 /* Named streams, so every use of a model seed is distinct and stable. */
 enum {
     VAE_STREAM_INIT = 1, VAE_STREAM_ORDER, VAE_STREAM_NOISE, VAE_STREAM_DROPOUT,
-    VAE_STREAM_EVAL, VAE_STREAM_DATA, VAE_STREAM_SAMPLE
+    VAE_STREAM_EVAL, VAE_STREAM_DATA, VAE_STREAM_SAMPLE,
+    VAE_STREAM_BINARIZE,      /* dynamic binarisation of training batches */
+    VAE_STREAM_EVAL_BINARIZE, /* ... and of evaluation data, reseeded per call */
+    VAE_STREAM_COUNT
 };
 
 #endif

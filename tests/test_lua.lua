@@ -137,7 +137,7 @@ test("data errors", function()
   local bad = vae.matrix { { 0.5, 0 / 0 } }
   raises(function() m:evaluate(bad) end, { "row 1, column 2", "not finite" })
   raises(function() m:fit(vae.matrix(4, 3)) end, { "3 columns", "input is 2" })
-  raises(function() m:fit("data") end, { "matrix or data set expected" })
+  raises(function() m:fit("data") end, { "matrix, images or data set expected" })
   raises(function() m:decode(vae.matrix(3, 5)) end, { "latent" })
 end)
 

@@ -11,6 +11,10 @@
 #include "../harness/model.h"
 #include "check.h"
 
+/* A matrix as the model's data set, for one call (a compound literal: it lives
+ * until the end of the enclosing block). */
+#define AS_DATA(mat) ((vae_dataset[]){ vae_dataset_floats(mat) })
+
 static void small_config(vae_config *c, vae_head head, vae_likelihood lik)
 {
     vae_config_default(c);
@@ -129,12 +133,12 @@ static void test_training_lowers_loss(void)
     vae_train_opts_default(&o);
     vae_losses first, l, ev0, ev1;
     double tail = 0;
-    vae_evaluate(m, X, -1, &ev0, &err);
+    vae_evaluate(m, AS_DATA(X), -1, &ev0, &err);
     for (int e = 0; e < 100; e++) {
-        CHECK(vae_train_epoch(m, X, &o, e, e ? &l : &first, &err) == VAE_OK, "epoch: %s", err.msg);
+        CHECK(vae_train_epoch(m, AS_DATA(X), &o, e, e ? &l : &first, &err) == VAE_OK, "epoch: %s", err.msg);
         if (e >= 90) tail += l.loss / 10;
     }
-    vae_evaluate(m, X, -1, &ev1, &err);
+    vae_evaluate(m, AS_DATA(X), -1, &ev1, &err);
     /* config A collapses to the posterior (the notebook's "terrible" fit), so the
      * loss falls by little, but it must fall: about 0.015 nats from epoch 1 */
     CHECK(tail < first.loss - 0.008, "training loss %g -> %g (mean of the last 10) should fall",
@@ -150,7 +154,7 @@ static double recon_mse(vae_model *m, const vae_mat *X)
 {
     vae_mat *out = vae_mat_new(X->rows, X->cols);
     vae_error err;
-    vae_reconstruct(m, X, out, &err);
+    vae_reconstruct(m, AS_DATA(X), out, &err);
     double s = 0;
     for (int i = 0; i < X->rows * X->cols; i++) s += (out->v[i] - X->v[i]) * (out->v[i] - X->v[i]);
     vae_mat_free(out);
@@ -174,7 +178,7 @@ static void test_kl_off_reconstructs_better(void)
         vae_train_opts o;
         vae_train_opts_default(&o);
         vae_losses l;
-        for (int e = 0; e < 300; e++) vae_train_epoch(m, X, &o, e, &l, &err);
+        for (int e = 0; e < 300; e++) vae_train_epoch(m, AS_DATA(X), &o, e, &l, &err);
         mse[kl] = recon_mse(m, X);
         vae_model_free(m);
     }
@@ -199,7 +203,7 @@ static void test_determinism(void)
         vae_train_opts o;
         vae_train_opts_default(&o);
         vae_losses l;
-        for (int e = 0; e < 5; e++) vae_train_epoch(m, X, &o, e, &l, &err);
+        for (int e = 0; e < 5; e++) vae_train_epoch(m, AS_DATA(X), &o, e, &l, &err);
         loss[run] = l.loss;
         vae_model_free(m);
     }
@@ -220,11 +224,11 @@ static void test_iwae_bounds_elbo(void)
     vae_train_opts o;
     vae_train_opts_default(&o);
     vae_losses l;
-    for (int e = 0; e < 20; e++) vae_train_epoch(m, X, &o, e, &l, &err);
+    for (int e = 0; e < 20; e++) vae_train_epoch(m, AS_DATA(X), &o, e, &l, &err);
     double lp1, lp64;
-    CHECK(vae_log_likelihood(m, X, 1, &lp1, &err) == VAE_OK, "log p(x) k=1: %s", err.msg);
-    CHECK(vae_log_likelihood(m, X, 64, &lp64, &err) == VAE_OK, "log p(x) k=64: %s", err.msg);
-    vae_evaluate(m, X, -1, &l, &err);
+    CHECK(vae_log_likelihood(m, AS_DATA(X), 1, &lp1, &err) == VAE_OK, "log p(x) k=1: %s", err.msg);
+    CHECK(vae_log_likelihood(m, AS_DATA(X), 64, &lp64, &err) == VAE_OK, "log p(x) k=64: %s", err.msg);
+    vae_evaluate(m, AS_DATA(X), -1, &l, &err);
     /* k = 1 is an ELBO estimate; more samples tighten the bound upwards */
     CHECK(fabs(lp1 + l.loss) < 0.2 * fabs(l.loss) + 0.2, "k=1 estimate %g vs -ELBO %g", lp1, l.loss);
     CHECK(lp64 > lp1, "k=64 (%g) should be above k=1 (%g)", lp64, lp1);
@@ -232,7 +236,7 @@ static void test_iwae_bounds_elbo(void)
     c.likelihood = VAE_LIK_MSE;
     c.output_act = VAE_ACT_LINEAR;
     m = vae_model_new(&c, &err);
-    CHECK(vae_log_likelihood(m, X, 4, &lp1, &err) == VAE_FAIL && strstr(err.msg, "normalised"),
+    CHECK(vae_log_likelihood(m, AS_DATA(X), 4, &lp1, &err) == VAE_FAIL && strstr(err.msg, "normalised"),
           "mse has no log p(x)");
     vae_model_free(m);
     vae_mat_free(X);
@@ -261,17 +265,17 @@ static void test_errors(void)
     vae_train_opts_default(&o);
     vae_losses l;
     X->v[7] = NAN;
-    CHECK(vae_train_epoch(m, X, &o, 0, &l, &err) == VAE_FAIL && strstr(err.msg, "row 4, column 2"),
+    CHECK(vae_train_epoch(m, AS_DATA(X), &o, 0, &l, &err) == VAE_FAIL && strstr(err.msg, "row 4, column 2"),
           "NaN data names its place: %s", err.msg);
     X->v[7] = 0.5f;
     vae_mat *wrong = vae_mat_new(10, 3);
-    CHECK(vae_train_epoch(m, wrong, &o, 0, &l, &err) == VAE_FAIL && strstr(err.msg, "3 columns"),
+    CHECK(vae_train_epoch(m, AS_DATA(wrong), &o, 0, &l, &err) == VAE_FAIL && strstr(err.msg, "3 columns"),
           "wrong width: %s", err.msg);
     vae_mat_free(wrong);
     /* a parameter gone NaN stops training, naming the epoch and step */
     size_t n;
     vae_model_params(m, &n)[0] = NAN;
-    CHECK(vae_train_epoch(m, X, &o, 4, &l, &err) == VAE_FAIL && strstr(err.msg, "epoch 5, step 1"),
+    CHECK(vae_train_epoch(m, AS_DATA(X), &o, 4, &l, &err) == VAE_FAIL && strstr(err.msg, "epoch 5, step 1"),
           "NaN loss names epoch and step: %s", err.msg);
     vae_model_free(m);
     vae_mat_free(X);
@@ -329,10 +333,10 @@ static int train_record(const vae_config *cfg, const vae_mat *X, int epochs, int
     vae_losses l;
     int rc = 0;
     for (int e = 0; e < epochs && !rc; e++) {
-        rc = vae_train_epoch(m, X, &o, e, &l, &err);
+        rc = vae_train_epoch(m, AS_DATA(X), &o, e, &l, &err);
         train_loss[e] = l.loss;
     }
-    if (!rc) rc = vae_evaluate(m, X, -1, &l, &err);
+    if (!rc) rc = vae_evaluate(m, AS_DATA(X), -1, &l, &err);
     *eval_loss = l.loss;
     CHECK(rc == VAE_OK, "%s: %s", cfg->backend->name, err.msg);
     vae_model_free(m);

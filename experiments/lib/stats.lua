@@ -39,4 +39,65 @@ function M.mean(v)
   return s / #v
 end
 
+-- The first two principal components of rows (a list of equal-length number
+-- lists): returns the projections {{p1, p2}, ...} and the shares of variance
+-- the two components explain. Power iteration with deflation on the covariance.
+function M.pca2(rows)
+  local n, d = #rows, #rows[1]
+  local mean = {}
+  for j = 1, d do mean[j] = 0 end
+  for i = 1, n do for j = 1, d do mean[j] = mean[j] + rows[i][j] end end
+  for j = 1, d do mean[j] = mean[j] / n end
+  local cov = {}
+  for a = 1, d do cov[a] = {}; for b = 1, d do cov[a][b] = 0 end end
+  local c = {}
+  for i = 1, n do
+    local r = rows[i]
+    for j = 1, d do c[j] = r[j] - mean[j] end
+    for a = 1, d do
+      local ca, row = c[a], cov[a]
+      for b = a, d do row[b] = row[b] + ca * c[b] end
+    end
+  end
+  local total = 0
+  for a = 1, d do
+    for b = a, d do cov[a][b] = cov[a][b] / (n - 1); cov[b][a] = cov[a][b] end
+    total = total + cov[a][a]
+  end
+  local comps, shares = {}, {}
+  for k = 1, math.min(2, d) do
+    local v = {}
+    for j = 1, d do v[j] = 1 / math.sqrt(d) + 1e-3 * j end -- not orthogonal to any axis
+    local lambda = 0
+    for _ = 1, 500 do
+      local w, norm = {}, 0
+      for a = 1, d do
+        local s = 0
+        for b = 1, d do s = s + cov[a][b] * v[b] end
+        w[a] = s
+        norm = norm + s * s
+      end
+      norm = math.sqrt(norm)
+      if norm == 0 then break end
+      local delta = 0
+      for a = 1, d do delta = delta + math.abs(w[a] / norm - v[a]); v[a] = w[a] / norm end
+      lambda = norm
+      if delta < 1e-10 then break end
+    end
+    comps[k], shares[k] = v, total > 0 and lambda / total or 0
+    for a = 1, d do for b = 1, d do cov[a][b] = cov[a][b] - lambda * v[a] * v[b] end end
+  end
+  local proj = {}
+  for i = 1, n do
+    local p = {}
+    for k = 1, #comps do
+      local s = 0
+      for j = 1, d do s = s + (rows[i][j] - mean[j]) * comps[k][j] end
+      p[k] = s
+    end
+    proj[i] = p
+  end
+  return proj, shares
+end
+
 return M

