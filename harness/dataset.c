@@ -34,7 +34,7 @@ static void read_bytes(const uint8_t *src, int D, vae_binarize bin, float *out, 
 {
     switch (bin) {
     case VAE_BINARIZE_NONE:
-        for (int j = 0; j < D; j++) out[j] = (float)src[j] * (1.0f / 255.0f);
+        for (int j = 0; j < D; j++) out[j] = (float)src[j] / 255.0f;
         break;
     case VAE_BINARIZE_STATIC:
         for (int j = 0; j < D; j++) out[j] = src[j] >= 128 ? 1.0f : 0.0f;

@@ -21,7 +21,7 @@ typedef struct test_case {
     void (*fn)(void);
 } test_case;
 
-extern const test_case layer_tests[], model_tests[], backend_tests[];
+extern const test_case layer_tests[], model_tests[], backend_tests[], data_tests[];
 
 /* Finite-difference gradient check of n values p against analytic g, with the
  * scalar function f (evaluated in double from float state). Central differences

