@@ -122,7 +122,7 @@ bench: all
 
 # MNIST into data/mnist (MNIST_DIR=dir elsewhere); experiments/mnist.lua fetches it too.
 mnist:
-	experiments/fetch-mnist.sh $(MNIST_DIR)
+	experiments/fetch-mnist.sh "$(MNIST_DIR)"
 
 clean:
 	rm -rf build vae.so

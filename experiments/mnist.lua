@@ -307,10 +307,11 @@ for i = 1, n_rec do -- rows of 8: originals, then their reconstructions
   pairs_tiles[row * 16 + col + 1] = originals[i]
   pairs_tiles[row * 16 + 8 + col + 1] = recon[i]
 end
-for i = 1, #pairs_tiles do pairs_tiles[i] = pairs_tiles[i] or {} end
+for i = 1, (n_rec + 7) // 8 * 16 do pairs_tiles[i] = pairs_tiles[i] or {} end -- blank the holes
 local W, H = images.write_grid(out_dir .. "/reconstructions.u8", pairs_tiles, 8, 28, 28)
 charts.reconstructions = images.style .. "\n" .. string.format(
-  "set title \"%s: test images (odd rows) and their reconstructions (even rows)\"\n", title)
+  "set title \"%s: test images (odd rows) and their reconstructions (even rows)%s\"\n", title,
+  opts.binarize == "none" and "" or "\\n(grey originals; the model saw them binarised: " .. opts.binarize .. ")")
   .. images.plot_command("reconstructions.u8", W, H)
 
 local samples = model:sample(64):totable()

@@ -28,7 +28,7 @@ vae_dataset vae_dataset_bytes(const uint8_t *v, int rows, int cols)
     return d;
 }
 
-/* One row of bytes. Dynamic: 1 with probability b / 255 exactly, as
+/* One row of bytes. Dynamic: 1 with probability b / 255 (to within 2^-32), as
  * u * 255 < b * 2^32 for a uniform 32-bit u. */
 static void read_bytes(const uint8_t *src, int D, vae_binarize bin, float *out, vae_rng *rng)
 {
@@ -130,6 +130,10 @@ static int read_idx(const char *path, int ndims, const char *kind, uint32_t *dim
         vae_fail(err, "%s: cannot stat: %s", path, strerror(errno));
         goto out;
     }
+    if (!S_ISREG(st.st_mode)) {
+        vae_fail(err, "%s: not a regular file", path);
+        goto out;
+    }
     size_t got = fread(head, 1, 4, f);
     if (got >= 2 && head[0] == 0x1f && head[1] == 0x8b) {
         vae_fail(err, "%s: gzip-compressed; unpack it first (gunzip)", path);
@@ -158,21 +162,24 @@ static int read_idx(const char *path, int ndims, const char *kind, uint32_t *dim
         vae_fail(err, "%s: truncated inside the %zu-byte header", path, header);
         goto out;
     }
-    size_t count = 1;
-    for (int i = 0; i < ndims; i++) {
-        dims[i] = big_endian(head + 4 + 4 * i);
-        if (dims[i] > INT32_MAX / 4 || (count *= dims[i]) > (size_t)INT32_MAX) {
-            vae_fail(err, "%s: implausible size %u in dimension %d", path, dims[i], i + 1);
-            goto out;
-        }
-    }
+    for (int i = 0; i < ndims; i++) dims[i] = big_endian(head + 4 + 4 * i);
     if (dims[0] == 0) {
         vae_fail(err, "%s: holds zero %s", path, kind);
         goto out;
     }
-    if (count == 0) {
-        vae_fail(err, "%s: a dimension is zero", path);
-        goto out;
+    /* the data must fit an int-indexed buffer: at most INT32_MAX bytes */
+    size_t count = 1;
+    for (int i = 0; i < ndims; i++) {
+        if (dims[i] == 0) {
+            vae_fail(err, "%s: dimension %d is zero", path, i + 1);
+            goto out;
+        }
+        if (dims[i] > INT32_MAX / count) {
+            vae_fail(err, "%s: implausible size %u in dimension %d (more than 2^31 bytes)",
+                     path, dims[i], i + 1);
+            goto out;
+        }
+        count *= dims[i];
     }
     size_t expect = header + count;
     if ((size_t)st.st_size < expect) {

@@ -71,12 +71,15 @@ static vae_images *check_images(lua_State *L, int idx)
     return u->im;
 }
 
-static void push_images(lua_State *L, vae_images *im)
+/* An empty images userdata to fill in: created before the images, so that a
+ * memory error in creating it cannot leak them. */
+static limages *push_images(lua_State *L)
 {
     limages *u = lua_newuserdatauv(L, sizeof *u, 0);
-    u->im = im;
+    u->im = NULL;
     u->busy = 0;
     luaL_setmetatable(L, IMAGES_MT);
+    return u;
 }
 
 /* ---------- data sets ---------- */
@@ -289,6 +292,7 @@ static int i_subset(lua_State *L)
     lua_Integer a, b;
     check_range(L, im->n, &a, &b, "subset");
     size_t D = (size_t)im->height * im->width, n = (size_t)(b - a + 1);
+    limages *u = push_images(L);
     vae_images *r = malloc(sizeof *r);
     uint8_t *px = malloc(n * D);
     if (!r || !px) {
@@ -298,7 +302,7 @@ static int i_subset(lua_State *L)
     }
     memcpy(px, im->px + (size_t)(a - 1) * D, n * D);
     *r = (vae_images){ (int)n, im->height, im->width, px };
-    push_images(L, r);
+    u->im = r;
     return 1;
 }
 
@@ -609,48 +613,85 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Pins the object that holds a data set's values (the matrix or images, found
+ * directly or in field x of the table at idx) into stack slot `slot`, so that a
+ * callback that reassigns the field cannot let the collector free it. */
+static void pin_data(lua_State *L, int idx, int slot)
+{
+    if (lua_istable(L, idx)) lua_getfield(L, idx, "x");
+    else lua_pushvalue(L, idx);
+    lua_replace(L, slot);
+}
+
 /* fit's model, training data and validation data (val.busy NULL if none), looked
- * up afresh: an on_epoch callback may have closed or replaced them. Raises if closed. */
+ * up afresh every epoch: a callback may have closed or replaced them. Raises if
+ * closed. The objects holding the values are pinned in slots 7 and 8. */
 static vae_model *fit_inputs(lua_State *L, ldata *data, ldata *val)
 {
     vae_model *m = check_model(L, 1);
     *data = check_data(L, 2);
+    pin_data(L, 2, 7);
     val->busy = NULL;
-    if (lua_getfield(L, 3, "validation") != LUA_TNIL) *val = check_data(L, lua_gettop(L));
-    lua_pop(L, 1); /* the options table keeps it alive */
+    if (lua_getfield(L, 3, "validation") != LUA_TNIL) {
+        *val = check_data(L, -1);
+        pin_data(L, lua_gettop(L), 8);
+    } else {
+        lua_pushnil(L);
+        lua_replace(L, 8);
+    }
+    lua_pop(L, 1);
     return m;
 }
 
-/* Marks (or unmarks) what one epoch reads as busy, so callbacks cannot close it. */
-static void set_busy(lua_State *L, ldata *data, ldata *val, int on)
+/* Marks (or unmarks) what one epoch reads as busy, so callbacks cannot close it.
+ * Counters: two fits reading the same data do not clear each other's mark. */
+static void set_busy(lua_State *L, ldata *data, ldata *val, int delta)
 {
-    ((lmodel *)lua_touserdata(L, 1))->busy = on;
-    *data->busy = on;
-    if (val->busy) *val->busy = on;
+    ((lmodel *)lua_touserdata(L, 1))->busy += delta;
+    *data->busy += delta;
+    if (val->busy) *val->busy += delta;
 }
 
 /* The on_batch bridge: calls the Lua function at stack index fn with
  * {epoch, step, steps, rows, loss, recon, kl}. An error stays on the stack
- * (status 1) to be re-raised once training has unwound; false stops (status 2). */
+ * (status 1) to be re-raised once training has unwound; false stops (status 2).
+ * Everything that may allocate (the record table) runs inside lua_pcall, so no
+ * error can jump over the C training loop; fit reserved the stack slots. */
 typedef struct batch_hook {
     lua_State *L;
     int fn, epoch, status;
 } batch_hook;
 
+static const char *const batch_fields[] = { "epoch", "step", "steps", "rows", "loss", "recon", "kl" };
+
+/* (fn, 7 values) -> fn{epoch=, ...} */
+static int on_batch_trampoline(lua_State *L)
+{
+    lua_createtable(L, 0, 7);
+    for (int i = 0; i < 7; i++) {
+        lua_pushvalue(L, i + 2);
+        lua_setfield(L, -2, batch_fields[i]);
+    }
+    lua_pushvalue(L, 1);
+    lua_insert(L, -2);
+    lua_call(L, 1, 1);
+    return 1;
+}
+
 static int call_on_batch(void *ctx, int step, int steps, int rows, const vae_losses *run)
 {
     batch_hook *h = ctx;
     lua_State *L = h->L;
+    lua_pushcfunction(L, on_batch_trampoline); /* none of these pushes allocates */
     lua_pushvalue(L, h->fn);
-    lua_createtable(L, 0, 7);
-    lua_pushinteger(L, h->epoch); lua_setfield(L, -2, "epoch");
-    lua_pushinteger(L, step); lua_setfield(L, -2, "step");
-    lua_pushinteger(L, steps); lua_setfield(L, -2, "steps");
-    lua_pushinteger(L, rows); lua_setfield(L, -2, "rows");
-    lua_pushnumber(L, run->loss); lua_setfield(L, -2, "loss");
-    lua_pushnumber(L, run->recon); lua_setfield(L, -2, "recon");
-    lua_pushnumber(L, run->kl); lua_setfield(L, -2, "kl");
-    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+    lua_pushinteger(L, h->epoch);
+    lua_pushinteger(L, step);
+    lua_pushinteger(L, steps);
+    lua_pushinteger(L, rows);
+    lua_pushnumber(L, run->loss);
+    lua_pushnumber(L, run->recon);
+    lua_pushnumber(L, run->kl);
+    if (lua_pcall(L, 8, 1, 0) != LUA_OK) {
         h->status = 1;
         return 1;
     }
@@ -682,6 +723,8 @@ static int mo_fit(lua_State *L)
 {
     const char *W = "fit";
     check_model(L, 1);
+    if (((lmodel *)lua_touserdata(L, 1))->busy)
+        return luaL_error(L, "fit: the model is already being fitted (fit called from a callback)");
     check_data(L, 2);
     if (lua_isnoneornil(L, 3)) {
         lua_settop(L, 2);
@@ -703,8 +746,10 @@ static int mo_fit(lua_State *L)
     o.eps = (float)opt_num(L, 3, W, "eps", o.eps, 0, 1, 1, 0);
     o.shuffle = opt_bool(L, 3, W, "shuffle", 1);
     int every = (int)opt_int(L, 3, W, "validate_every", 1, 1, 100000000);
-    ldata data, val;
-    vae_model *m = fit_inputs(L, &data, &val);
+    /* slots: 4 on_epoch, 5 on_batch, 6 history, 7 and 8 the pinned data holders,
+     * then the on_batch call's 9 values */
+    luaL_checkstack(L, 24, "fit");
+    lua_settop(L, 3);
     int has_cb = lua_getfield(L, 3, "on_epoch") != LUA_TNIL; /* index 4 */
     if (has_cb && !lua_isfunction(L, 4))
         return luaL_error(L, "%s: key 'on_epoch' must be a function (got %s)", W, luaL_typename(L, 4));
@@ -716,19 +761,22 @@ static int mo_fit(lua_State *L)
         o.on_step = call_on_batch;
         o.ctx = &hook;
     }
+    lua_newtable(L); /* history, index 6 */
+    lua_settop(L, 8);
+    ldata data, val;
+    vae_model *m = fit_inputs(L, &data, &val);
     vae_error err; /* bad data is misuse: it raises; divergence returns nil, message */
     if (vae_check_data(m, &data.d, "fit: training data", &err) ||
         (val.busy && vae_check_data(m, &val.d, "fit: validation data", &err)))
         return luaL_error(L, "%s", err.msg);
-    lua_newtable(L); /* history, index 6 */
     for (int e = 0; e < epochs; e++) {
-        if (e > 0 && has_cb) m = fit_inputs(L, &data, &val);
+        if (e > 0) m = fit_inputs(L, &data, &val);
         double t0 = now_seconds();
         vae_losses tr, va;
         hook.epoch = e + 1;
         set_busy(L, &data, &val, 1);
         int rc = vae_train_epoch(m, &data.d, &o, e, &tr, &err);
-        set_busy(L, &data, &val, 0);
+        set_busy(L, &data, &val, -1);
         if (rc) {
             if (hook.status == 1) return lua_error(L); /* on_batch raised: its error is on top */
             return fit_failed(L, err.msg);
@@ -922,19 +970,41 @@ static int l_uniform(lua_State *L)
     return 1;
 }
 
+/* A userdata owning one malloc'd block, freed by its __gc: C code that must
+ * allocate Lua values after a malloc puts the block here first. */
+#define BOX_MT "vae.malloc_box"
+static int box_gc(lua_State *L)
+{
+    void **box = luaL_checkudata(L, 1, BOX_MT);
+    free(*box);
+    *box = NULL;
+    return 0;
+}
+
+static void **push_malloc_box(lua_State *L)
+{
+    void **box = lua_newuserdatauv(L, sizeof *box, 0);
+    *box = NULL;
+    if (luaL_newmetatable(L, BOX_MT)) {
+        lua_pushcfunction(L, box_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    return box;
+}
+
 /* vae.data.idx_images(path) -> images (bytes; values read as byte / 255), or
  * nil, message naming the file and what is wrong with it */
 static int l_idx_images(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
     vae_error err;
-    vae_images *im = vae_idx_images(path, &err);
-    if (!im) {
+    limages *u = push_images(L);
+    if (!(u->im = vae_idx_images(path, &err))) {
         lua_pushnil(L);
         lua_pushstring(L, err.msg);
         return 2;
     }
-    push_images(L, im);
     return 1;
 }
 
@@ -943,19 +1013,20 @@ static int l_idx_labels(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
     vae_error err;
-    uint8_t *lab;
     int n;
+    uint8_t *lab;
+    void **box = push_malloc_box(L); /* frees the labels even if the table raises */
     if (vae_idx_labels(path, &lab, &n, &err)) {
         lua_pushnil(L);
         lua_pushstring(L, err.msg);
         return 2;
     }
+    *box = lab;
     lua_createtable(L, n, 0);
     for (int i = 0; i < n; i++) {
         lua_pushinteger(L, lab[i]);
         lua_rawseti(L, -2, i + 1);
     }
-    free(lab);
     return 1;
 }
 

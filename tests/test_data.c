@@ -85,6 +85,11 @@ static void test_idx_loader(void)
     expect_fail(write_idx(2, 0x08, 1, zero1, 0, 0), "zero labels", 1);
     unsigned huge[3] = { 0x7fffffff, 0x7fffffff, 3 };
     expect_fail(write_idx(2, 0x08, 3, huge, 10, 0), "implausible", 0);
+    unsigned product[3] = { 60000, 60000, 784 }; /* each size fine, the product not */
+    expect_fail(write_idx(2, 0x08, 3, product, 10, 0), "implausible", 0);
+    unsigned zero_width[3] = { 5, 4, 0 };
+    expect_fail(write_idx(2, 0x08, 3, zero_width, 0, 0), "dimension 3 is zero", 0);
+    expect_fail("/tmp", "not a regular file", 0);
 
     /* wrong magic, gzip, a header cut short, an empty file, a missing file */
     const char *p = write_idx(3, 0x08, 3, im3, 60, 0);
@@ -211,6 +216,20 @@ static void test_bytes_train_like_floats(void)
     vae_evaluate(d1, &bytes, -1, &l1, &err);
     vae_evaluate(d1, &bytes, -1, &l2, &err);
     CHECK(l1.loss == l2.loss, "dynamic evaluation twice: %g vs %g", l1.loss, l2.loss);
+    /* ... and the draws do something: binary data scores differently from grey */
+    bytes.binarize = VAE_BINARIZE_NONE;
+    vae_evaluate(d1, &bytes, -1, &l2, &err);
+    CHECK(l1.loss != l2.loss, "dynamic and grey evaluations agree (%g): no draws?", l1.loss);
+    /* two epochs read different draws: the same model state, one epoch on each of
+     * two binarisation streams, gives different losses */
+    bytes.binarize = VAE_BINARIZE_DYNAMIC;
+    vae_model *d3 = vae_model_new(&c, &err), *d4 = vae_model_new(&c, &err);
+    vae_train_epoch(d3, &bytes, &o, 0, &l1, &err);
+    vae_rng_seed(vae_model_rng(d4, VAE_STREAM_BINARIZE), 999, VAE_STREAM_BINARIZE);
+    vae_train_epoch(d4, &bytes, &o, 0, &l2, &err);
+    CHECK(l1.loss != l2.loss, "other binarisation draws, same loss %g", l1.loss);
+    vae_model_free(d3);
+    vae_model_free(d4);
     vae_model_free(d1);
     vae_model_free(d2);
     vae_model_free(a);

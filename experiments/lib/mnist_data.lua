@@ -32,8 +32,8 @@ end
 
 -- Runs the fetch script into dir. Returns true, or false and a message.
 function M.fetch(dir)
-  local script = common.root .. "/experiments/fetch-mnist.sh"
-  local ok = os.execute("'" .. script .. "' '" .. dir:gsub("'", "'\\''") .. "' >&2")
+  local function quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+  local ok = os.execute(quote(common.root .. "/experiments/fetch-mnist.sh") .. " " .. quote(dir) .. " >&2")
   if ok == true or ok == 0 then return true end
   return false, "could not fetch MNIST into " .. dir .. " (see the messages above)"
 end

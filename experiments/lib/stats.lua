@@ -44,6 +44,11 @@ end
 -- the two components explain. Power iteration with deflation on the covariance.
 function M.pca2(rows)
   local n, d = #rows, #rows[1]
+  if n < 2 then -- no spread to analyse
+    local proj = {}
+    for i = 1, n do proj[i] = { 0, 0 } end
+    return proj, { 0, 0 }
+  end
   local mean = {}
   for j = 1, d do mean[j] = 0 end
   for i = 1, n do for j = 1, d do mean[j] = mean[j] + rows[i][j] end end
