@@ -1,32 +1,12 @@
 -- Lua tests of the binding: the API, and bad configs that must raise clear
 -- errors (naming the key and the allowed values) without crashing.
 -- usage: lua tests/test_lua.lua [path/to/vae.so]
+package.path = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/?.lua;" .. package.path
+local tap = require "tap"
+local test, raises = tap.test, tap.raises
 local so = arg[1] or "./vae.so"
 local loader = assert(package.loadlib(so, "luaopen_vae"))
 local vae = loader()
-
-local passed, failed = 0, 0
-local function test(name, fn)
-  local ok, err = pcall(fn)
-  if ok then
-    passed = passed + 1
-    print("ok - " .. name)
-  else
-    failed = failed + 1
-    print("not ok - " .. name)
-    print("#   " .. tostring(err))
-  end
-end
-
--- fn must raise an error whose message contains every string in wants.
-local function raises(fn, wants)
-  local ok, err = pcall(fn)
-  assert(not ok, "expected an error, got none")
-  err = tostring(err)
-  for _, w in ipairs(wants) do
-    assert(err:find(w, 1, true), string.format("error %q does not mention %q", err, w))
-  end
-end
 
 local base = { input = 2, latent = 1, hidden = { 8 } }
 local function with(changes)
@@ -324,5 +304,4 @@ test("on_batch: progress records, stopping, errors, no closing mid-epoch", funct
   assert(type(vae.isatty(1)) == "boolean")
 end)
 
-print(string.format("%d passed, %d failed", passed, failed))
-os.exit(failed == 0 and 0 or 1)
+tap.finish()

@@ -4,31 +4,20 @@
 -- when it is missing; only when that fails are these tests skipped, saying so.
 -- usage: lua tests/test_mnist.lua [path/to/vae.so]
 local root = (arg[0]:match("^(.*)/tests/[^/]*$") or ".")
-package.path = root .. "/experiments/lib/?.lua;" .. package.path
+package.path = root .. "/experiments/lib/?.lua;" .. root .. "/tests/?.lua;" .. package.path
 local so = arg[1] or root .. "/vae.so"
 package.loaded.vae = assert(package.loadlib(so, "luaopen_vae"))()
 local vae = package.loaded.vae
 local mnist_data = require "mnist_data"
 
-local passed, failed = 0, 0
-local function test(name, fn)
-  local ok, err = pcall(fn)
-  if ok then
-    passed = passed + 1
-    print("ok - " .. name)
-  else
-    failed = failed + 1
-    print("not ok - " .. name)
-    print("#   " .. tostring(err))
-  end
-end
+local tap = require "tap"
+local test = tap.test
 
 local dir = mnist_data.dir()
 local data, err = mnist_data.load(dir, true)
 if not data then
   print("# SKIP: MNIST tests skipped: MNIST is not in " .. dir .. " and could not be fetched: " .. err)
-  print(string.format("%d passed, %d failed", passed, failed))
-  os.exit(0)
+  tap.finish()
 end
 
 test("MNIST as loaded: 60000 + 10000 images of 28x28, labels 0-9", function()
@@ -96,5 +85,4 @@ test("experiments/mnist.lua end to end on a subset", function()
   assert(not f:close() and text:find("--config") and text:find("classic"), text)
 end)
 
-print(string.format("%d passed, %d failed", passed, failed))
-os.exit(failed == 0 and 0 or 1)
+tap.finish()

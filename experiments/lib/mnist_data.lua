@@ -43,7 +43,9 @@ end
 -- test_labels = {...}, dir = dir }, or nil and a message naming the file.
 function M.load(dir, fetch)
   if not M.present(dir) then
-    if fetch == false then return nil, "MNIST is not in " .. dir .. " (run 'make mnist')" end
+    if fetch == false then
+      return nil, "MNIST is not in " .. dir .. " (fetch it with: experiments/fetch-mnist.sh '" .. dir .. "')"
+    end
     local ok, err = M.fetch(dir)
     if not ok then return nil, err end
   end

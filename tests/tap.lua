@@ -1,0 +1,33 @@
+-- The Lua test suites' runner: test(name, fn) prints "ok - name" or "not ok -
+-- name" with the error; finish() prints "N passed, N failed" and exits with
+-- the matching status. raises(fn, wants) asserts that fn raises an error
+-- mentioning every string in wants.
+local M = { passed = 0, failed = 0 }
+
+function M.test(name, fn)
+  local ok, err = pcall(fn)
+  if ok then
+    M.passed = M.passed + 1
+    print("ok - " .. name)
+  else
+    M.failed = M.failed + 1
+    print("not ok - " .. name)
+    print("#   " .. tostring(err))
+  end
+end
+
+function M.raises(fn, wants)
+  local ok, err = pcall(fn)
+  assert(not ok, "expected an error, got none")
+  err = tostring(err)
+  for _, w in ipairs(wants) do
+    assert(err:find(w, 1, true), string.format("error %q does not mention %q", err, w))
+  end
+end
+
+function M.finish()
+  print(string.format("%d passed, %d failed", M.passed, M.failed))
+  os.exit(M.failed == 0 and 0 or 1)
+end
+
+return M
