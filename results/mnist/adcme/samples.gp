@@ -1,0 +1,14 @@
+# drawn by experiments/lib/plot.lua; redraw with: gnuplot samples.gp
+set terminal pngcairo size 800,600 enhanced font 'DejaVu Sans,11'
+set output 'samples.png'
+set palette gray
+set cbrange [0:255]
+unset colorbox
+unset border
+unset tics
+unset key
+set size ratio -1
+set margins 1,1,1,3
+set title "MNIST adcme (100 epochs, seed 1, avx2): decoded means of 64 samples from the prior"
+plot 'samples.u8' binary array=(242,242) format='%uchar' flipy with image notitle
+unset output
