@@ -77,19 +77,19 @@ build/flags: FORCE
 	@echo '$(FLAGS_NOW)' | cmp -s - $@ || echo '$(FLAGS_NOW)' > $@
 .PHONY: FORCE
 
-build/%.o: %.c $(wildcard harness/*.h) build/flags
+build/%.o: %.c $(wildcard harness/*.h backends/*.h) build/flags
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(XFLAGS) $(DEFS) -c $< -o $@
 
-build/asan/%.o: %.c $(wildcard harness/*.h) build/flags
+build/asan/%.o: %.c $(wildcard harness/*.h backends/*.h) build/flags
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(XFLAGS) $(SANITIZE) $(DEFS) -c $< -o $@
 
-build/lua_vae.o: harness/lua_vae.c $(wildcard harness/*.h) build/flags
+build/lua_vae.o: harness/lua_vae.c $(wildcard harness/*.h backends/*.h) build/flags
 	@mkdir -p build
 	$(CC) $(CFLAGS) $(LUA_CFLAGS) $(DEFS) -c $< -o $@
 
-build/asan/lua_vae.o: harness/lua_vae.c $(wildcard harness/*.h) build/flags
+build/asan/lua_vae.o: harness/lua_vae.c $(wildcard harness/*.h backends/*.h) build/flags
 	@mkdir -p build/asan
 	$(CC) $(CFLAGS) $(SANITIZE) $(LUA_CFLAGS) $(DEFS) -c $< -o $@
 

@@ -537,6 +537,36 @@ static void adam_update(float *p, float *g, float *m, float *v, size_t n, const 
     if (done < n) vae_backend_naive.adam_update(p + done, g + done, m + done, v + done, n - done, s);
 }
 
+typedef struct bce_task {
+    const float *x, *p;
+    int x_rows, rows, D, parts;
+    const vae_bce_clamp *c;
+    double *nll;
+    float *dout;
+    float scale;
+} bce_task;
+
+static void bce_part(void *arg, int part)
+{
+    const bce_task *t = arg;
+    avx2_bernoulli_rows(t->x, t->x_rows, t->p, t->rows * part / t->parts,
+                        t->rows * (part + 1) / t->parts, t->D, t->c, t->nll, t->dout, t->scale);
+}
+
+/* The rows split between the threads: each row's sum is one thread's, so the
+ * result does not depend on the thread count. */
+static int bernoulli_nll(const float *x, int x_rows, const float *p, int rows, int D,
+                         const vae_bce_clamp *c, double *nll, float *dout, float scale)
+{
+    /* two logs and a division per pixel: about 60 flops' worth of work */
+    int parts = threads_wanted(60.0 * rows * D);
+    if (parts > rows) parts = rows;
+    bce_task t = { x, p, x_rows, rows, D, parts, c, nll, dout, scale };
+    if (parts > 1) pool_run(parts, bce_part, &t);
+    else bce_part(&t, 0);
+    return VAE_OK;
+}
+
 /* Runs before any AVX instruction may: compiled for plain x86-64. */
 __attribute__((target("no-avx"))) static int available(char *why, size_t len)
 {
@@ -558,4 +588,5 @@ const vae_backend vae_backend_avx2 = {
     .act_forward = avx2_act_forward,
     .act_backward = avx2_act_backward,
     .adam_update = adam_update,
+    .bernoulli_nll = bernoulli_nll,
 };

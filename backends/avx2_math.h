@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "../harness/activation.h"
+#include "../harness/backend.h"
 
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
@@ -84,14 +85,10 @@ static inline __m256 v_tanh(__m256 x)
     return _mm256_blendv_ps(t, p, _mm256_cmp_ps(ax, V(0.625f), _CMP_LT_OQ));
 }
 
-/* log(1 + u) for u in [0, 1] */
-static inline __m256 v_log1p_unit(__m256 u)
+/* log(2^e m) for m in [sqrt(1/2), sqrt 2], with f = m - 1: a Cephes-style
+ * polynomial in f, and ln 2 split in two so that e ln 2 adds no rounding */
+static inline __m256 v_log_reduced(__m256 f, __m256 e)
 {
-    __m256 w = _mm256_add_ps(V(1.0f), u);                  /* in [1, 2] */
-    __m256 hi = _mm256_cmp_ps(w, V(1.41421356f), _CMP_GT_OQ);
-    __m256 e = _mm256_and_ps(hi, V(1.0f));                  /* w = 2^e m, m in [0.707, 1.414] */
-    __m256 m = _mm256_blendv_ps(w, _mm256_mul_ps(w, V(0.5f)), hi);
-    __m256 f = _mm256_sub_ps(m, V(1.0f));
     __m256 z = _mm256_mul_ps(f, f);
     __m256 p = V(7.0376836292e-2f);
     p = _mm256_fmadd_ps(p, f, V(-1.1514610310e-1f));
@@ -105,10 +102,34 @@ static inline __m256 v_log1p_unit(__m256 u)
     __m256 y = _mm256_mul_ps(_mm256_mul_ps(p, f), z);       /* f^3 P(f) */
     y = _mm256_fmadd_ps(e, V(-2.12194440e-4f), y);
     y = _mm256_fnmadd_ps(z, V(0.5f), y);
-    __m256 lw = _mm256_fmadd_ps(e, V(0.693359375f), _mm256_add_ps(f, y));
+    return _mm256_fmadd_ps(e, V(0.693359375f), _mm256_add_ps(f, y));
+}
+
+/* log(1 + u) for u in [0, 1] */
+static inline __m256 v_log1p_unit(__m256 u)
+{
+    __m256 w = _mm256_add_ps(V(1.0f), u);                  /* in [1, 2] */
+    __m256 hi = _mm256_cmp_ps(w, V(1.41421356f), _CMP_GT_OQ);
+    __m256 e = _mm256_and_ps(hi, V(1.0f));                  /* w = 2^e m, m in [0.707, 1.414] */
+    __m256 m = _mm256_blendv_ps(w, _mm256_mul_ps(w, V(0.5f)), hi);
+    __m256 lw = v_log_reduced(_mm256_sub_ps(m, V(1.0f)), e);
     /* 1 + u rounded: add back what was lost, (u - (w - 1)) / w */
     __m256 lost = _mm256_sub_ps(u, _mm256_sub_ps(w, V(1.0f)));
     return _mm256_add_ps(lw, _mm256_div_ps(lost, w));
+}
+
+/* log x for positive normal x (the Bernoulli likelihood's clamped p and 1 - p):
+ * x = 2^e m with m in [sqrt(1/2), sqrt 2) from the float's bits */
+static inline __m256 v_log(__m256 x)
+{
+    __m256i bits = _mm256_castps_si256(x);
+    __m256i e = _mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(127));
+    __m256 m = _mm256_castsi256_ps(_mm256_or_si256(
+        _mm256_and_si256(bits, _mm256_set1_epi32(0x007fffff)), _mm256_set1_epi32(0x3f800000)));
+    __m256 big = _mm256_cmp_ps(m, V(1.41421356f), _CMP_GT_OQ); /* m in [1, 2): halve the top */
+    m = _mm256_blendv_ps(m, _mm256_mul_ps(m, V(0.5f)), big);
+    __m256 ef = _mm256_add_ps(_mm256_cvtepi32_ps(e), _mm256_and_ps(big, V(1.0f)));
+    return v_log_reduced(_mm256_sub_ps(m, V(1.0f)), ef);
 }
 
 static inline __m256 v_act(vae_act act, __m256 x)
@@ -206,6 +227,58 @@ static inline void avx2_dpre_db(vae_act act, const float *y, const float *dy, fl
             _mm256_storeu_ps(db + o, _mm256_add_ps(_mm256_loadu_ps(db + o),
                                                    _mm256_loadu_ps(dpre + off + o)));
         for (; o < n_out; o++) db[o] += dpre[off + o];
+    }
+}
+
+/* The Bernoulli likelihood (the backend slot bernoulli_nll, harness/backend.h) for
+ * rows r0..r1-1: the logs in float vectors, the per-pixel terms and the row sums
+ * in double, as the reference loop in harness/likelihood.c has them. */
+static inline void avx2_bernoulli_rows(const float *x, int x_rows, const float *p, int r0,
+                                       int r1, int D, const vae_bce_clamp *c, double *nll,
+                                       float *dout, float scale)
+{
+    const __m256 keep_lo = V(c->keep_lo), keep_hi = V(c->keep_hi), one = V(1.0f),
+                 vscale = V(scale);
+    for (int r = r0; r < r1; r++) {
+        const float *xr = x + (size_t)(r % x_rows) * D, *pr = p + (size_t)r * D;
+        float *g = dout ? dout + (size_t)r * D : NULL;
+        __m256d sum_lo = _mm256_setzero_pd(), sum_hi = _mm256_setzero_pd();
+        for (int j = 0; j < D; j += 8) {
+            __m256i lanes = first_lanes(D - j);
+            __m256 pj = _mm256_maskload_ps(pr + j, lanes), t = _mm256_maskload_ps(xr + j, lanes);
+            __m256 keep = _mm256_and_ps(_mm256_cmp_ps(pj, keep_lo, _CMP_GE_OQ),
+                                        _mm256_cmp_ps(pj, keep_hi, _CMP_LE_OQ));
+            __m256 low = _mm256_cmp_ps(pj, keep_lo, _CMP_LT_OQ); /* NaN: neither: high */
+            __m256 pl = _mm256_blendv_ps(_mm256_blendv_ps(V(c->high_p), V(c->low_p), low), pj, keep);
+            __m256 ql = _mm256_blendv_ps(_mm256_blendv_ps(V(c->high_q), V(c->low_q), low),
+                                         _mm256_sub_ps(one, pj), keep);
+            __m256 lp = v_log(pl), lq = v_log(ql);
+            /* term = t log p + (1 - t) log q, in double (masked-off lanes load 0: t = 0
+             * and log of the clamp value; they are dropped by the mask below) */
+            __m256 term_mask = _mm256_castsi256_ps(lanes);
+            lp = _mm256_and_ps(lp, term_mask);
+            lq = _mm256_and_ps(lq, term_mask);
+            __m256d t0 = _mm256_cvtps_pd(_mm256_castps256_ps128(t)),
+                    t1 = _mm256_cvtps_pd(_mm256_extractf128_ps(t, 1));
+            __m256d lp0 = _mm256_cvtps_pd(_mm256_castps256_ps128(lp)),
+                    lp1 = _mm256_cvtps_pd(_mm256_extractf128_ps(lp, 1));
+            __m256d lq0 = _mm256_cvtps_pd(_mm256_castps256_ps128(lq)),
+                    lq1 = _mm256_cvtps_pd(_mm256_extractf128_ps(lq, 1));
+            const __m256d done = _mm256_set1_pd(1.0);
+            sum_lo = _mm256_add_pd(sum_lo, _mm256_add_pd(_mm256_mul_pd(t0, lp0),
+                                                         _mm256_mul_pd(_mm256_sub_pd(done, t0), lq0)));
+            sum_hi = _mm256_add_pd(sum_hi, _mm256_add_pd(_mm256_mul_pd(t1, lp1),
+                                                         _mm256_mul_pd(_mm256_sub_pd(done, t1), lq1)));
+            if (g) { /* scale (p - t) / (p (1 - p)), zero where clamped */
+                __m256 d = _mm256_div_ps(_mm256_sub_ps(pj, t),
+                                         _mm256_mul_ps(pj, _mm256_sub_ps(one, pj)));
+                d = _mm256_and_ps(_mm256_mul_ps(vscale, d), keep);
+                _mm256_maskstore_ps(g + j, lanes, d);
+            }
+        }
+        __m256d s4 = _mm256_add_pd(sum_lo, sum_hi);
+        __m128d s2 = _mm_add_pd(_mm256_castpd256_pd128(s4), _mm256_extractf128_pd(s4, 1));
+        nll[r] = -(_mm_cvtsd_f64(s2) + _mm_cvtsd_f64(_mm_unpackhi_pd(s2, s2)));
     }
 }
 

@@ -5,7 +5,8 @@
  * OpenBLAS has nothing for the element-wise passes (bias + activation, dy * act',
  * the bias gradient). They use the AVX2 vector math when the CPU has it (this
  * file is compiled for plain x86-64 and checks at run time), else naive's loops;
- * so do standalone activation layers. Adam is naive's loop. */
+ * so do standalone activation layers and the Bernoulli likelihood. Adam is
+ * naive's loop. */
 #include <cblas.h>
 #include <string.h>
 
@@ -112,6 +113,16 @@ static int dense_backward(void **state, const float *x, const float *W, const fl
     return VAE_OK;
 }
 
+/* The Bernoulli likelihood with the AVX2 vector log when the CPU has it; else
+ * declined (the reference loop does it). One thread: OpenBLAS's own are for GEMMs. */
+static int bernoulli_nll(const float *x, int x_rows, const float *p, int rows, int D,
+                         const vae_bce_clamp *c, double *nll, float *dout, float scale)
+{
+    if (!have_avx2()) return VAE_DECLINED;
+    avx2_bernoulli_rows(x, x_rows, p, 0, rows, D, c, nll, dout, scale);
+    return VAE_OK;
+}
+
 static void raw_sgemm(char ta, char tb, int M, int N, int K, const float *A, int lda,
                       const float *B, int ldb, float beta, float *C, int ldc)
 {
@@ -128,5 +139,6 @@ const vae_backend vae_backend_openblas = {
     .dense_backward = dense_backward,
     .act_forward = act_forward,
     .act_backward = act_backward,
+    .bernoulli_nll = bernoulli_nll,
     .raw_sgemm = raw_sgemm,
 };

@@ -21,6 +21,13 @@ typedef struct vae_adam_step {
     float bias1, bias2; /* 1 - beta1^t, 1 - beta2^t */
 } vae_adam_step;
 
+/* How the Bernoulli likelihood clamps a decoder output p (harness/likelihood.c):
+ * p is used as it is when keep_lo <= p <= keep_hi; below, log p and log(1 - p)
+ * are taken of low_p and low_q; above (or NaN), of high_p and high_q. */
+typedef struct vae_bce_clamp {
+    float keep_lo, keep_hi, low_p, low_q, high_p, high_q;
+} vae_bce_clamp;
+
 typedef struct vae_backend {
     const char *name;
     const char *description;
@@ -46,6 +53,14 @@ typedef struct vae_backend {
     /* one Adam update of n parameters; zeroes g afterwards */
     void (*adam_update)(float *p, float *g, float *m, float *v, size_t n,
                         const vae_adam_step *s);
+
+    /* optional: the Bernoulli negative log-likelihood (binary cross-entropy) of
+     * outputs p (rows x D) against data x, row r pairing with x row r % x_rows:
+     * nll[r] = -sum_j x log p + (1 - x) log(1 - p), p clamped as c says; dout
+     * (nullable) = scale * d nll / d p, zero where clamped. The reference is the
+     * loop in harness/likelihood.c (the naive backend's). */
+    int (*bernoulli_nll)(const float *x, int x_rows, const float *p, int rows, int D,
+                         const vae_bce_clamp *c, double *nll, float *dout, float scale);
 
     /* optional, for `make bench` only: the library's own row-major sgemm,
      * C = op(A) op(B) + beta C with op = transpose when trans_* is 'T', so the

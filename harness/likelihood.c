@@ -38,10 +38,46 @@ double vae_cb_log_norm(double lambda, double *dlog_norm)
     return log_c;
 }
 
+vae_bce_clamp vae_bce_clamp_for(float eps)
+{
+    const double lo = eps, hi = 1.0 - (double)eps;
+    vae_bce_clamp c;
+    /* float p satisfies lo <= p <= hi exactly when keep_lo <= p <= keep_hi */
+    c.keep_lo = (float)lo;
+    if ((double)c.keep_lo < lo) c.keep_lo = nextafterf(c.keep_lo, INFINITY);
+    c.keep_hi = (float)hi;
+    if ((double)c.keep_hi > hi) c.keep_hi = nextafterf(c.keep_hi, 0.0f);
+    /* the loop below takes logf((float)p) and logf((float)(1 - p)) of p = lo or hi */
+    c.low_p = (float)lo;
+    c.low_q = (float)(1.0 - lo);
+    c.high_p = (float)hi;
+    c.high_q = (float)(1.0 - hi);
+    return c;
+}
+
+/* A backend's Bernoulli likelihood, when it has one: VAE_DECLINED otherwise. */
+static int backend_bernoulli(const vae_lik_args *a, const float *x, int x_rows,
+                             const float *out, int rows, int D, double *nll, float *dout,
+                             float scale, vae_error *err)
+{
+    if (a->kind != VAE_LIK_BERNOULLI || !a->backend || !a->backend->bernoulli_nll)
+        return VAE_DECLINED;
+    vae_bce_clamp c = vae_bce_clamp_for(a->clamp_eps);
+    int rc = a->backend->bernoulli_nll(x, x_rows, out, rows, D, &c, nll, dout, scale);
+    if (rc != VAE_OK) return rc;
+    for (int r = 0; r < rows; r++)
+        if (!isfinite(nll[r]))
+            return vae_fail(err, "likelihood 'bernoulli' is not finite at row %d (NaN or "
+                            "infinite data or output)", r + 1);
+    return VAE_OK;
+}
+
 int vae_likelihood_eval(const vae_lik_args *a, const float *x, int x_rows, const float *out,
                         const float *logvar, int rows, int D, double *nll, float *dout,
                         float *dlogvar, float scale, double *dnoise_raw, vae_error *err)
 {
+    int brc = backend_bernoulli(a, x, x_rows, out, rows, D, nll, dout, scale, err);
+    if (brc != VAE_DECLINED) return brc;
     double var = a->noise_var, dvar_sum = 0.0;
     if (a->kind == VAE_LIK_GAUSSIAN_LEARNED) {
         var = vae_softplus(a->noise_raw);

@@ -4,6 +4,7 @@
 #ifndef VAE_LIKELIHOOD_H
 #define VAE_LIKELIHOOD_H
 
+#include "backend.h"
 #include "error.h"
 
 typedef enum vae_likelihood {
@@ -23,6 +24,7 @@ int vae_likelihood_normalised(vae_likelihood kind);
 
 typedef struct vae_lik_args {
     vae_likelihood kind;
+    const vae_backend *backend; /* its bernoulli_nll, when it has one; NULL: the loop here */
     float clamp_eps;  /* (c)Bernoulli: outputs are clamped to [eps, 1 - eps] */
     float noise_var;  /* gaussian: the fixed variance */
     float noise_raw;  /* gaussian_learned: rho, with variance softplus(rho) */
@@ -35,6 +37,10 @@ typedef struct vae_lik_args {
 int vae_likelihood_eval(const vae_lik_args *a, const float *x, int x_rows, const float *out,
                         const float *logvar, int rows, int D, double *nll, float *dout,
                         float *dlogvar, float scale, double *dnoise_raw, vae_error *err);
+
+/* The clamp of the Bernoulli likelihood for outputs clamped to [eps, 1 - eps] (in
+ * double, as the reference loop compares), in the form backends take. */
+vae_bce_clamp vae_bce_clamp_for(float eps);
 
 /* log C(lambda) of the continuous Bernoulli and its derivative in lambda;
  * stable at and near lambda = 1/2. */

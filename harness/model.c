@@ -375,7 +375,7 @@ float vae_model_noise_var(const vae_model *m)
 
 static vae_lik_args lik_args(const vae_model *m)
 {
-    vae_lik_args a = { m->cfg.likelihood, m->cfg.clamp_eps, m->cfg.noise_var,
+    vae_lik_args a = { m->cfg.likelihood, m->cfg.backend, m->cfg.clamp_eps, m->cfg.noise_var,
                        m->noise_raw ? *m->noise_raw : 0.0f };
     return a;
 }

@@ -8,6 +8,7 @@
 
 #include "../harness/backend.h"
 #include "../harness/bench.h"
+#include "../harness/likelihood.h"
 #include "../harness/mat.h"
 #include "check.h"
 
@@ -232,6 +233,64 @@ static void test_registry(void)
 #endif
 }
 
+/* Each backend's Bernoulli likelihood against the reference loop (the naive
+ * backend's): outputs across (0, 1), at and beyond both clamp bounds, 0, 1 and
+ * NaN; grey and binary data; K = 2 samples (x_rows < rows); widths that leave a
+ * partial vector; with and without the gradient. */
+static void test_bernoulli_ops(void)
+{
+    static const int Ds[] = { 1, 7, 8, 9, 784 };
+    vae_lik_args ref = { VAE_LIK_BERNOULLI, NULL, 1e-7f, 1.0f, 0.0f };
+    vae_bce_clamp c = vae_bce_clamp_for(ref.clamp_eps);
+    CHECK(c.keep_lo >= 1e-7 && nextafterf(c.keep_lo, 0) < 1e-7, "keep_lo %.9g", c.keep_lo);
+    CHECK(c.keep_hi <= 1 - 1e-7 && nextafterf(c.keep_hi, 2) > 1 - 1e-7, "keep_hi %.9g", c.keep_hi);
+    const float special[] = { 0.0f, 1.0f, NAN, c.keep_lo, nextafterf(c.keep_lo, 0), c.keep_hi,
+                              nextafterf(c.keep_hi, 2), 0.5f, -0.25f, 1.25f, 1e-30f };
+    int tested = 0;
+    for (int b = 0; b < vae_backend_count(); b++) {
+        const vae_backend *be = vae_backend_at(b);
+        if (!be->bernoulli_nll) continue;
+        char why[128];
+        if (be->available && be->available(why, sizeof why)) continue;
+        tested++;
+        for (size_t di = 0; di < sizeof Ds / sizeof Ds[0]; di++) {
+            const int D = Ds[di], XR = 5, ROWS = 10; /* two samples per data row */
+            float *x = malloc(sizeof(float) * XR * D), *p = malloc(sizeof(float) * ROWS * D);
+            float *g0 = malloc(sizeof(float) * ROWS * D), *g1 = malloc(sizeof(float) * ROWS * D);
+            double nll0[10], nll1[10];
+            fill_uniform(x, (size_t)XR * D, 0, 1, 40 + (unsigned)D);
+            for (int j = 0; j < D; j++) x[j] = x[j] > 0.5f; /* one binary row */
+            fill_uniform(p, (size_t)ROWS * D, 0, 1, 50 + (unsigned)D);
+            for (int i = 0; i < ROWS * D; i += 3) p[i] = special[(i / 3) % (sizeof special / sizeof special[0])];
+            vae_error err;
+            for (int with_grad = 0; with_grad < 2; with_grad++) {
+                for (int i = 0; i < ROWS * D; i++) g1[i] = NAN; /* must be overwritten */
+                int rc0 = vae_likelihood_eval(&ref, x, XR, p, NULL, ROWS, D, nll0,
+                                              with_grad ? g0 : NULL, NULL, 0.37f, NULL, &err);
+                int rc1 = be->bernoulli_nll(x, XR, p, ROWS, D, &c, nll1, with_grad ? g1 : NULL, 0.37f);
+                CHECK(rc0 == VAE_OK && rc1 == VAE_OK, "%s D=%d: %d %d", be->name, D, rc0, rc1);
+                for (int r = 0; r < ROWS; r++) {
+                    /* each term is within about 2 float ulps of the reference's logf */
+                    double tol = 1e-6 * (fabs(nll0[r]) + D);
+                    CHECK(fabs(nll0[r] - nll1[r]) <= tol, "%s D=%d row %d: nll %.9g vs %.9g",
+                          be->name, D, r, nll1[r], nll0[r]);
+                }
+                if (!with_grad) continue;
+                int bad = 0;
+                for (int i = 0; i < ROWS * D; i++)
+                    if (!(fabsf(g0[i] - g1[i]) <= 1e-5f * fabsf(g0[i]) + 1e-30f) && bad++ < 3)
+                        CHECK(0, "%s D=%d [%d] p=%g: grad %.9g vs %.9g", be->name, D, i,
+                              (double)p[i], (double)g1[i], (double)g0[i]);
+            }
+            free(x);
+            free(p);
+            free(g0);
+            free(g1);
+        }
+    }
+    printf("# bernoulli likelihood checked on %d backend(s)\n", tested);
+}
+
 const test_case backend_tests[] = {
     { "backend registry", test_registry },
     { "dense ops match naive, every width pair", test_dense_all_widths },
@@ -239,6 +298,7 @@ const test_case backend_tests[] = {
     { "dense ops match naive, 1-3 threads", test_dense_thread_counts },
     { "activation ops match naive", test_activation_ops },
     { "adam matches naive bit for bit", test_adam_ops },
+    { "bernoulli likelihood matches the reference", test_bernoulli_ops },
     { "avx2 vector math accuracy", test_vector_math_accuracy },
     { NULL, NULL },
 };
