@@ -163,8 +163,21 @@ if opts.k > 0 then
   if not opts.quiet then
     io.stderr:write(string.format("log p(x): %d importance samples per test image...\n", opts.k))
   end
-  local t0 = vae.clock()
-  logpx = model:log_likelihood(test, opts.k)
+  local t0, next_line = vae.clock(), 0.25
+  local function on_progress(done, rows)
+    if opts.quiet then return end
+    local secs = vae.clock() - t0
+    local left = clock_text(secs / done * (rows - done))
+    if tty then
+      io.stderr:write(string.format("\rlog p(x): %d/%d test images  %.0f img/s  left %s \27[K",
+        done, rows, done / secs, left))
+      if done == rows then io.stderr:write("\n") end
+    elseif done / rows >= next_line or done == rows then
+      io.stderr:write(string.format("log p(x): %d/%d test images, %.1f s, left %s\n", done, rows, secs, left))
+      while next_line <= done / rows do next_line = next_line + 0.25 end
+    end
+  end
+  logpx = model:log_likelihood(test, opts.k, on_progress)
   logpx_seconds = vae.clock() - t0
 end
 

@@ -724,7 +724,7 @@ static int mo_fit(lua_State *L)
     const char *W = "fit";
     check_model(L, 1);
     if (((lmodel *)lua_touserdata(L, 1))->busy)
-        return luaL_error(L, "fit: the model is already being fitted (fit called from a callback)");
+        return luaL_error(L, "fit: the model is busy (fit called from a callback)");
     check_data(L, 2);
     if (lua_isnoneornil(L, 3)) {
         lua_settop(L, 2);
@@ -865,16 +865,61 @@ static int mo_sample(lua_State *L)
     return 1;
 }
 
-/* model:log_likelihood(data [, k=1000]) -> mean importance-weighted log p(x) in nats */
+/* The on_progress bridge of log_likelihood: calls the function at stack index
+ * fn with (rows done, rows); as call_on_batch, an error stays on the stack
+ * (status 1) and false stops (status 2). */
+static int call_on_progress(void *ctx, int done, int rows)
+{
+    batch_hook *h = ctx;
+    lua_State *L = h->L;
+    lua_pushvalue(L, h->fn); /* no allocation: fit-like slots were reserved */
+    lua_pushinteger(L, done);
+    lua_pushinteger(L, rows);
+    if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+        h->status = 1;
+        return 1;
+    }
+    int stop = lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (stop) h->status = 2;
+    return stop;
+}
+
+/* model:log_likelihood(data [, k=1000 [, on_progress]]) -> mean importance-weighted
+ * log p(x) in nats. on_progress(done, rows) is called after every chunk of rows
+ * (return false to stop: nil, message); the model and data cannot be closed
+ * meanwhile. */
 static int mo_log_likelihood(lua_State *L)
 {
     vae_model *m = check_model(L, 1);
+    if (((lmodel *)lua_touserdata(L, 1))->busy)
+        return luaL_error(L, "log_likelihood: the model is busy (called from a callback)");
     ldata d = check_data(L, 2);
     lua_Integer k = luaL_optinteger(L, 3, 1000);
     if (k < 1 || k > 10000000) return luaL_argerror(L, 3, "k must be >= 1");
+    int has_cb = !lua_isnoneornil(L, 4);
+    if (has_cb) luaL_checktype(L, 4, LUA_TFUNCTION);
+    luaL_checkstack(L, 8, "log_likelihood");
+    lua_settop(L, 5);
+    pin_data(L, 2, 5);
+    batch_hook hook = { L, 4, 0, 0 };
     double v;
     vae_error err;
-    if (vae_log_likelihood(m, &d.d, (int)k, &v, &err)) return luaL_error(L, "log_likelihood: %s", err.msg);
+    ((lmodel *)lua_touserdata(L, 1))->busy++;
+    (*d.busy)++;
+    int rc = vae_log_likelihood(m, &d.d, (int)k, &v, has_cb ? call_on_progress : NULL, &hook,
+                                &err);
+    ((lmodel *)lua_touserdata(L, 1))->busy--;
+    (*d.busy)--;
+    if (rc) {
+        if (hook.status == 1) return lua_error(L);
+        if (hook.status == 2) {
+            lua_pushnil(L);
+            lua_pushstring(L, err.msg);
+            return 2;
+        }
+        return luaL_error(L, "log_likelihood: %s", err.msg);
+    }
     lua_pushnumber(L, v);
     return 1;
 }

@@ -590,6 +590,7 @@ int vae_evaluate(vae_model *m, const vae_dataset *data, int epoch, vae_losses *o
 }
 
 int vae_log_likelihood(vae_model *m, const vae_dataset *data, int k, double *mean_logpx,
+                       int (*on_chunk)(void *ctx, int rows_done, int rows), void *ctx,
                        vae_error *err)
 {
     if (!vae_likelihood_normalised(m->cfg.likelihood))
@@ -644,6 +645,8 @@ int vae_log_likelihood(vae_model *m, const vae_dataset *data, int k, double *mea
             }
         }
         for (int r = 0; r < b && rc == VAE_OK; r++) total += best[r] + log(sum[r] / k);
+        if (rc == VAE_OK && on_chunk && on_chunk(ctx, start + b, n))
+            rc = vae_fail(err, "log p(x): stopped after %d rows", start + b);
     }
     free(best);
     free(sum);

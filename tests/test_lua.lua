@@ -293,13 +293,25 @@ test("on_batch: progress records, stopping, errors, no closing mid-epoch", funct
   raises(function() m:fit(data, { on_batch = function() m:close() end }) end, { "cannot close a model" })
   raises(function() m:fit(data, { on_batch = function() data.x:close() end }) end, { "cannot close a matrix" })
   assert(m:fit(data, { epochs = 1 }), "the model still works after a callback raised")
-  raises(function() m:fit(data, { on_batch = function() m:fit(data) end }) end, { "already being fitted" })
+  raises(function() m:fit(data, { on_batch = function() m:fit(data) end }) end, { "model is busy" })
   -- the data replaced and collected mid-epoch: fit keeps its own reference
   local tab = { x = vae.data.scurve { n = 100 }.x }
   assert(m:fit(tab, { epochs = 2, batch = 32, validation = { x = tab.x:rowslice(1, 50) },
     on_batch = function() tab.x = vae.matrix(100, 2, 0.5); collectgarbage(); collectgarbage() end }))
   assert(m:fit(data, { epochs = 1 }), "not left busy")
   raises(function() m:fit(data, { on_batch = 5 }) end, { "on_batch", "function" })
+  -- log_likelihood's progress: every chunk, stopping, errors, no closing or nesting
+  local big = vae.data.scurve { n = 1200 }
+  local calls = {}
+  local lp = m:log_likelihood(big, 3, function(done, rows) calls[#calls + 1] = { done, rows } end)
+  assert(lp == lp and #calls == 3 and calls[1][1] == 500 and calls[3][1] == 1200 and calls[3][2] == 1200)
+  assert(lp == m:log_likelihood(big, 3), "the same estimate without a callback")
+  local none, msg = m:log_likelihood(big, 3, function() return false end)
+  assert(none == nil and msg:find("stopped after 500 rows"), tostring(msg))
+  raises(function() m:log_likelihood(big, 3, function() error("halt") end) end, { "halt" })
+  raises(function() m:log_likelihood(big, 3, function() m:close() end) end, { "cannot close a model" })
+  raises(function() m:log_likelihood(big, 3, function() m:fit(data) end) end, { "model is busy" })
+  raises(function() m:log_likelihood(big, 3, 7) end, { "function expected" })
   m:close()
   assert(type(vae.isatty(1)) == "boolean")
 end)

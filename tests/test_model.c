@@ -226,8 +226,8 @@ static void test_iwae_bounds_elbo(void)
     vae_losses l;
     for (int e = 0; e < 20; e++) vae_train_epoch(m, AS_DATA(X), &o, e, &l, &err);
     double lp1, lp64;
-    CHECK(vae_log_likelihood(m, AS_DATA(X), 1, &lp1, &err) == VAE_OK, "log p(x) k=1: %s", err.msg);
-    CHECK(vae_log_likelihood(m, AS_DATA(X), 64, &lp64, &err) == VAE_OK, "log p(x) k=64: %s", err.msg);
+    CHECK(vae_log_likelihood(m, AS_DATA(X), 1, &lp1, NULL, NULL, &err) == VAE_OK, "log p(x) k=1: %s", err.msg);
+    CHECK(vae_log_likelihood(m, AS_DATA(X), 64, &lp64, NULL, NULL, &err) == VAE_OK, "log p(x) k=64: %s", err.msg);
     vae_evaluate(m, AS_DATA(X), -1, &l, &err);
     /* k = 1 is an ELBO estimate; more samples tighten the bound upwards */
     CHECK(fabs(lp1 + l.loss) < 0.2 * fabs(l.loss) + 0.2, "k=1 estimate %g vs -ELBO %g", lp1, l.loss);
@@ -236,7 +236,7 @@ static void test_iwae_bounds_elbo(void)
     c.likelihood = VAE_LIK_MSE;
     c.output_act = VAE_ACT_LINEAR;
     m = vae_model_new(&c, &err);
-    CHECK(vae_log_likelihood(m, AS_DATA(X), 4, &lp1, &err) == VAE_FAIL && strstr(err.msg, "normalised"),
+    CHECK(vae_log_likelihood(m, AS_DATA(X), 4, &lp1, NULL, NULL, &err) == VAE_FAIL && strstr(err.msg, "normalised"),
           "mse has no log p(x)");
     vae_model_free(m);
     vae_mat_free(X);
