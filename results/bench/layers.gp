@@ -14,7 +14,7 @@ set key top left
 set yrange [0:*]
 set bmargin 9
 set rmargin 9
-set arrow from graph 0, first 234.2 to graph 1, first 234.2 nohead dt 2 lc rgb 'gray30'
-set label 'AVX2 FMA peak' at graph 0.75, first 234.2 offset 0,0.6
+set arrow from graph 0, first 232.5 to graph 1, first 232.5 nohead dt 2 lc rgb 'gray30'
+set label 'AVX2 FMA peak' at graph 0.75, first 232.5 offset 0,0.6
 plot 'layers.dat' using 2:xtic(1) title 'naive', 'layers.dat' using 3:xtic(1) title 'openblas', 'layers.dat' using 4:xtic(1) title 'onednn', 'layers.dat' using 5:xtic(1) title 'avx2'
 unset output
