@@ -561,6 +561,7 @@ static int bernoulli_nll(const float *x, int x_rows, const float *p, int rows, i
     /* two logs and a division per pixel: about 60 flops' worth of work */
     int parts = threads_wanted(60.0 * rows * D);
     if (parts > rows) parts = rows;
+    if (parts < 1) return VAE_OK; /* no rows */
     bce_task t = { x, p, x_rows, rows, D, parts, c, nll, dout, scale };
     if (parts > 1) pool_run(parts, bce_part, &t);
     else bce_part(&t, 0);

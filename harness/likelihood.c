@@ -1,5 +1,6 @@
 #include "likelihood.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -63,6 +64,9 @@ static int backend_bernoulli(const vae_lik_args *a, const float *x, int x_rows,
     if (a->kind != VAE_LIK_BERNOULLI || !a->backend || !a->backend->bernoulli_nll)
         return VAE_DECLINED;
     vae_bce_clamp c = vae_bce_clamp_for(a->clamp_eps);
+    /* vector logs take normal floats: a clamp below about 1e-16 (1 - eps rounds to 1
+     * in float) or 1e-38 is the loop's */
+    if (c.low_p < FLT_MIN || c.high_q < FLT_MIN || c.keep_hi >= 1.0f) return VAE_DECLINED;
     int rc = a->backend->bernoulli_nll(x, x_rows, out, rows, D, &c, nll, dout, scale);
     if (rc != VAE_OK) return rc;
     for (int r = 0; r < rows; r++)

@@ -84,9 +84,17 @@ static limages *push_images(lua_State *L)
 
 /* ---------- data sets ---------- */
 
+/* Field `name` of the table at idx, without metamethods: a data set's fields are
+ * read raw, so that reading one twice (check, then pin) gives the same object. */
+static int raw_field(lua_State *L, int idx, const char *name)
+{
+    lua_pushstring(L, name);
+    return lua_rawget(L, idx);
+}
+
 /* What the model reads: a matrix, an images set, or a data set table with one
- * of them in field x and an optional binarize = "none" | "static" | "dynamic".
- * busy points at the holder's flag. */
+ * of them in field x and an optional binarize = "none" | "static" | "dynamic"
+ * (read raw: no __index). busy points at the holder's flag. */
 typedef struct ldata {
     vae_dataset d;
     int *busy;
@@ -98,7 +106,7 @@ static ldata check_data(lua_State *L, int idx)
     idx = lua_absindex(L, idx);
     int holder = idx;
     if (lua_istable(L, idx)) {
-        lua_getfield(L, idx, "x");
+        raw_field(L, idx, "x");
         holder = lua_gettop(L);
     }
     lmatrix *um = luaL_testudata(L, holder, MATRIX_MT);
@@ -119,7 +127,7 @@ static ldata check_data(lua_State *L, int idx)
     }
     if (holder != idx) {
         lua_pop(L, 1); /* the table keeps it alive */
-        int t = lua_getfield(L, idx, "binarize");
+        int t = raw_field(L, idx, "binarize");
         if (t != LUA_TNIL) {
             const char *s = lua_tostring(L, -1);
             int b = t == LUA_TSTRING ? vae_binarize_parse(s) : -1;
@@ -618,7 +626,7 @@ static double now_seconds(void)
  * callback that reassigns the field cannot let the collector free it. */
 static void pin_data(lua_State *L, int idx, int slot)
 {
-    if (lua_istable(L, idx)) lua_getfield(L, idx, "x");
+    if (lua_istable(L, idx)) raw_field(L, idx, "x");
     else lua_pushvalue(L, idx);
     lua_replace(L, slot);
 }

@@ -645,7 +645,7 @@ int vae_log_likelihood(vae_model *m, const vae_dataset *data, int k, double *mea
             }
         }
         for (int r = 0; r < b && rc == VAE_OK; r++) total += best[r] + log(sum[r] / k);
-        if (rc == VAE_OK && on_chunk && on_chunk(ctx, start + b, n))
+        if (rc == VAE_OK && on_chunk && on_chunk(ctx, start + b, n) && start + b < n)
             rc = vae_fail(err, "log p(x): stopped after %d rows", start + b);
     }
     free(best);

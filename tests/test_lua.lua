@@ -272,6 +272,9 @@ test("byte images train and evaluate; binarize option; data set errors", functio
   assert(m:log_likelihood({ x = im, binarize = "dynamic" }, 4) < 0)
   raises(function() m:fit({ x = im, binarize = "sometimes" }) end, { "binarize", "sometimes" })
   raises(function() m:fit({ x = "pixels" }) end, { "field 'x'" })
+  -- fields are read raw: an __index that makes a new matrix on every read is not data
+  local lazy = setmetatable({}, { __index = function() return vae.matrix(4, 16, 0.5) end })
+  raises(function() m:fit(lazy) end, { "field 'x'" })
   local wide = vae.model { input = 17, latent = 2 }
   raises(function() wide:fit(im) end, { "16 columns", "17" })
   -- floats outside [0, 1] cannot be binarised
