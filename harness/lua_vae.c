@@ -24,8 +24,8 @@
 
 /* ---------- matrices ---------- */
 
-/* `busy` is set while fit runs over the object, so that an on_batch callback
- * cannot close what the C loop is reading (close raises instead). */
+/* `busy` counts the fit and log_likelihood calls running over the object, so that
+ * their callbacks cannot close what the C loop is reading (close raises instead). */
 typedef struct lmatrix {
     vae_mat *m;
     int busy;
@@ -247,7 +247,7 @@ static int m_rowslice(lua_State *L)
 static int m_close(lua_State *L)
 {
     lmatrix *u = luaL_checkudata(L, 1, MATRIX_MT);
-    if (u->busy) return luaL_error(L, "cannot close a matrix while fit is reading it");
+    if (u->busy) return luaL_error(L, "cannot close a matrix while fit or log_likelihood is reading it");
     vae_mat_free(u->m);
     u->m = NULL;
     return 0;
@@ -330,7 +330,7 @@ static int i_tomatrix(lua_State *L)
 static int i_close(lua_State *L)
 {
     limages *u = luaL_checkudata(L, 1, IMAGES_MT);
-    if (u->busy) return luaL_error(L, "cannot close images while fit is reading them");
+    if (u->busy) return luaL_error(L, "cannot close images while fit or log_likelihood is reading them");
     vae_images_free(u->im);
     u->im = NULL;
     return 0;
@@ -516,7 +516,7 @@ static int opt_acts(lua_State *L, int idx, const char *what, const char *key, in
 
 typedef struct lmodel {
     vae_model *m;
-    int busy; /* fit is running: close raises */
+    int busy; /* fit or log_likelihood is running: close raises */
 } lmodel;
 
 static vae_model *check_model(lua_State *L, int idx)
@@ -952,7 +952,7 @@ static int mo_info(lua_State *L)
 static int mo_close(lua_State *L)
 {
     lmodel *u = luaL_checkudata(L, 1, MODEL_MT);
-    if (u->busy) return luaL_error(L, "cannot close a model while it is being fitted");
+    if (u->busy) return luaL_error(L, "cannot close a model while fit or log_likelihood is running on it");
     vae_model_free(u->m);
     u->m = NULL;
     return 0;
