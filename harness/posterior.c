@@ -67,3 +67,27 @@ void vae_kl_normal(const float *mu, const float *sigma, const float *log_sigma, 
         kl[r] = s;
     }
 }
+
+void vae_reparam_forward(const float *mu, const float *sigma, int B, int L, int K, vae_rng *rng,
+                         float *eps, float *z)
+{
+    const size_t n = (size_t)B * L;
+    for (int k = 0; k < K; k++)
+        for (size_t i = 0; i < n; i++) {
+            size_t j = (size_t)k * n + i;
+            eps[j] = vae_rng_normal(rng);
+            z[j] = mu[i] + sigma[i] * eps[j];
+        }
+}
+
+void vae_reparam_backward(const float *dz, const float *eps, int B, int L, int K, float *dmu,
+                          float *dsig)
+{
+    const size_t n = (size_t)B * L;
+    for (int k = 0; k < K; k++)
+        for (size_t i = 0; i < n; i++) {
+            size_t j = (size_t)k * n + i;
+            dmu[i] += dz[j];
+            dsig[i] += dz[j] * eps[j];
+        }
+}

@@ -3,6 +3,8 @@
 #ifndef VAE_POSTERIOR_H
 #define VAE_POSTERIOR_H
 
+#include "rng.h"
+
 typedef enum vae_head {
     VAE_HEAD_LOGVAR = 0, /* r = log sigma^2                    (Keras, seed 004) */
     VAE_HEAD_SOFTPLUS,   /* sigma = 1e-6 + softplus(r)         (ADCME, seed 001) */
@@ -19,6 +21,16 @@ int vae_head_parse(const char *name);
  * output (or, for the shared head, the scalar shared_raw, and raw may be NULL). */
 void vae_head_sigma(vae_head h, const float *raw, float shared_raw, int n, float *sigma,
                     float *log_sigma, float *dsigma);
+
+/* The reparameterised sample of K draws per row, mu and sigma (B x L):
+ * z[k B L + i] = mu[i] + sigma[i] * eps[k B L + i], eps ~ N(0, I) drawn from rng
+ * in that order (eps and z are (K B x L)). */
+void vae_reparam_forward(const float *mu, const float *sigma, int B, int L, int K, vae_rng *rng,
+                         float *eps, float *z);
+/* Its backward: dz/dmu = 1 and dz/dsigma = eps, summed over the K draws and
+ * ADDED to dmu and dsig (B x L). */
+void vae_reparam_backward(const float *dz, const float *eps, int B, int L, int K, float *dmu,
+                          float *dsig);
 
 /* KL(N(mu, sigma^2) || N(0,1)) summed over L dims, per row of B:
  * kl[r] = 1/2 sum(mu^2 + sigma^2 - 1 - 2 log sigma).

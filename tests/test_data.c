@@ -185,19 +185,19 @@ static void test_bytes_train_like_floats(void)
     vae_config_default(&c);
     c.input = D;
     c.latent = 2;
-    c.enc_width[0] = c.dec_width[0] = 8;
+    c.enc.width[0] = 8;
     c.seed = 11;
     vae_error err;
     vae_model *a = vae_model_new(&c, &err), *b = vae_model_new(&c, &err);
     vae_train_opts o;
     vae_train_opts_default(&o);
     vae_dataset bytes = vae_dataset_bytes(px, N, D), floats = vae_dataset_floats(x);
-    vae_losses la, lb, ea, eb;
-    for (int e = 0; e < 3; e++) {
-        CHECK(vae_train_epoch(a, &bytes, &o, e, &la, &err) == VAE_OK, "bytes: %s", err.msg);
-        CHECK(vae_train_epoch(b, &floats, &o, e, &lb, &err) == VAE_OK, "floats: %s", err.msg);
-        CHECK(la.loss == lb.loss, "epoch %d: %.9g vs %.9g", e + 1, la.loss, lb.loss);
-    }
+    vae_losses la[3], lb[3], ea, eb;
+    o.epochs = 3;
+    CHECK(fit_log(a, &bytes, &o, la, NULL, &err) == VAE_OK, "bytes: %s", err.msg);
+    CHECK(fit_log(b, &floats, &o, lb, NULL, &err) == VAE_OK, "floats: %s", err.msg);
+    for (int e = 0; e < 3; e++)
+        CHECK(la[e].loss == lb[e].loss, "epoch %d: %.9g vs %.9g", e + 1, la[e].loss, lb[e].loss);
     vae_evaluate(a, &bytes, -1, &ea, &err);
     vae_evaluate(b, &floats, -1, &eb, &err);
     CHECK(ea.loss == eb.loss, "evaluation %.9g vs %.9g", ea.loss, eb.loss);
@@ -206,13 +206,13 @@ static void test_bytes_train_like_floats(void)
      * the same draws for the same seed, and evaluation reproducible call to call */
     bytes.binarize = VAE_BINARIZE_DYNAMIC;
     vae_model *d1 = vae_model_new(&c, &err), *d2 = vae_model_new(&c, &err);
-    vae_losses l1, l2;
-    for (int e = 0; e < 2; e++) {
-        vae_train_epoch(d1, &bytes, &o, e, &l1, &err);
-        vae_train_epoch(d2, &bytes, &o, e, &l2, &err);
-        CHECK(l1.loss == l2.loss && isfinite(l1.loss), "dynamic, same seed: %g vs %g", l1.loss,
-              l2.loss);
-    }
+    vae_losses l1, l2, log1[2], log2[2];
+    o.epochs = 2;
+    fit_log(d1, &bytes, &o, log1, NULL, &err);
+    fit_log(d2, &bytes, &o, log2, NULL, &err);
+    for (int e = 0; e < 2; e++)
+        CHECK(log1[e].loss == log2[e].loss && isfinite(log1[e].loss),
+              "dynamic, same seed: %g vs %g", log1[e].loss, log2[e].loss);
     vae_evaluate(d1, &bytes, -1, &l1, &err);
     vae_evaluate(d1, &bytes, -1, &l2, &err);
     CHECK(l1.loss == l2.loss, "dynamic evaluation twice: %g vs %g", l1.loss, l2.loss);
@@ -224,9 +224,9 @@ static void test_bytes_train_like_floats(void)
      * two binarisation streams, gives different losses */
     bytes.binarize = VAE_BINARIZE_DYNAMIC;
     vae_model *d3 = vae_model_new(&c, &err), *d4 = vae_model_new(&c, &err);
-    vae_train_epoch(d3, &bytes, &o, 0, &l1, &err);
-    vae_rng_seed(vae_model_rng(d4, VAE_STREAM_BINARIZE), 999, VAE_STREAM_BINARIZE);
-    vae_train_epoch(d4, &bytes, &o, 0, &l2, &err);
+    vae_train_epoch(d3, &bytes, &o, NULL, &l1, &err);
+    vae_rng_seed(&vae_model_state(d4)->rng[VAE_STREAM_BINARIZE], 999, VAE_STREAM_BINARIZE);
+    vae_train_epoch(d4, &bytes, &o, NULL, &l2, &err);
     CHECK(l1.loss != l2.loss, "other binarisation draws, same loss %g", l1.loss);
     vae_model_free(d3);
     vae_model_free(d4);
@@ -239,10 +239,11 @@ static void test_bytes_train_like_floats(void)
 }
 
 /* The on_step hook sees every step with running averages, and can stop. */
-static int count_steps(void *ctx, int step, int steps, int rows, const vae_losses *run)
+static int count_steps(void *ctx, int epoch, int step, int steps, int rows,
+                       const vae_losses *run)
 {
     int *seen = ctx;
-    if (step != seen[0] + 1 || steps != 4 || !isfinite(run->loss)) seen[1] = 1;
+    if (step != seen[0] + 1 || steps != 4 || !isfinite(run->loss) || epoch != seen[4]) seen[1] = 1;
     seen[0] = step;
     seen[2] = rows;
     return step == seen[3];
@@ -257,23 +258,23 @@ static void test_on_step_hook(void)
     vae_config_default(&c);
     c.input = D;
     c.latent = 1;
-    c.enc_width[0] = c.dec_width[0] = 4;
+    c.enc.width[0] = 4;
     vae_error err;
     vae_model *m = vae_model_new(&c, &err);
     vae_train_opts o;
     vae_train_opts_default(&o);
-    int seen[4] = { 0, 0, 0, 0 };
+    int seen[5] = { 0, 0, 0, 0, 1 };
     o.batch = 32;
-    o.on_step = count_steps;
-    o.ctx = seen;
+    vae_train_hooks h = { count_steps, NULL, NULL, seen };
     vae_dataset d = vae_dataset_floats(x);
     vae_losses l;
-    CHECK(vae_train_epoch(m, &d, &o, 0, &l, &err) == VAE_OK, "epoch: %s", err.msg);
+    CHECK(vae_train_epoch(m, &d, &o, &h, &l, &err) == VAE_OK, "epoch: %s", err.msg);
     CHECK(seen[0] == 4 && seen[1] == 0 && seen[2] == N, "steps %d, bad %d, rows %d", seen[0],
           seen[1], seen[2]);
     seen[0] = 0;
     seen[3] = 2; /* stop after step 2 */
-    CHECK(vae_train_epoch(m, &d, &o, 1, &l, &err) == VAE_FAIL &&
+    seen[4] = 2;
+    CHECK(vae_fit(m, &d, NULL, &o, &h, &err) == VAE_FAIL &&
               strstr(err.msg, "stopped at epoch 2, step 2"),
           "stop: %s", err.msg);
     vae_model_free(m);

@@ -46,6 +46,33 @@ int gradcheck(const char *what, float *p, const float *g, size_t n, double (*f)(
     return bad;
 }
 
+typedef struct epoch_log {
+    vae_losses *log, *last;
+} epoch_log;
+
+static int keep_epoch(void *ctx, const vae_epoch_record *r)
+{
+    epoch_log *l = ctx;
+    if (l->log) l->log[r->epoch - 1] = r->train;
+    if (l->last) *l->last = r->train;
+    return 0;
+}
+
+int fit_log(vae_model *m, const vae_dataset *data, const vae_train_opts *o, vae_losses *log,
+            vae_losses *last, vae_error *err)
+{
+    epoch_log l = { log, last };
+    vae_train_hooks h = { NULL, keep_epoch, NULL, &l };
+    return vae_fit(m, data, NULL, o, &h, err);
+}
+
+void config_from(vae_config *c, const char *text)
+{
+    vae_error err;
+    vae_config_default(c);
+    CHECK(vae_config_assign_all(c, NULL, text, &err) == VAE_OK, "config '%s': %s", text, err.msg);
+}
+
 void fill_uniform(float *v, size_t n, float lo, float hi, unsigned seed)
 {
     vae_rng r;
@@ -76,6 +103,7 @@ int main(int argc, char **argv)
     const char *only = argc > 1 ? argv[1] : NULL; /* a substring of test names */
     int passed = 0, failed = 0;
     run(layer_tests, only, &passed, &failed);
+    run(config_tests, only, &passed, &failed);
     run(model_tests, only, &passed, &failed);
     run(backend_tests, only, &passed, &failed);
     run(data_tests, only, &passed, &failed);

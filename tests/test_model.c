@@ -17,14 +17,8 @@
 
 static void small_config(vae_config *c, vae_head head, vae_likelihood lik)
 {
-    vae_config_default(c);
-    c->input = 3;
-    c->latent = 2;
-    c->n_enc = 2;
-    c->enc_width[0] = 5; c->enc_act[0] = VAE_ACT_TANH;
-    c->enc_width[1] = 4; c->enc_act[1] = VAE_ACT_ELU;
-    c->n_dec = 1;
-    c->dec_width[0] = 4; c->dec_act[0] = VAE_ACT_SOFTPLUS;
+    config_from(c, "input=3 latent=2 hidden=5,4 activation=tanh,elu decoder_hidden=4 "
+                   "decoder_activation=softplus");
     c->head = head;
     c->likelihood = lik;
     c->output_act = lik <= VAE_LIK_CBERNOULLI ? VAE_ACT_SIGMOID : VAE_ACT_TANH;
@@ -45,8 +39,9 @@ typedef struct model_ctx {
 static double model_loss(void *p)
 {
     model_ctx *c = p;
-    *vae_model_rng(c->m, VAE_STREAM_NOISE) = c->noise;
-    *vae_model_rng(c->m, VAE_STREAM_DROPOUT) = c->drop;
+    vae_rng *rng = vae_model_state(c->m)->rng;
+    rng[VAE_STREAM_NOISE] = c->noise;
+    rng[VAE_STREAM_DROPOUT] = c->drop;
     vae_losses l;
     vae_error err;
     if (vae_model_forward_backward(c->m, c->x, c->B, c->w, 1, &l, &err)) return NAN;
@@ -62,8 +57,8 @@ static void check_model_gradients(const char *name, vae_config *cfg)
     enum { B = 4 };
     float x[B * 3];
     fill_uniform(x, B * 3, 0.1f, 0.9f, 41);
-    model_ctx c = { m, x, B, 0.7f, *vae_model_rng(m, VAE_STREAM_NOISE),
-                    *vae_model_rng(m, VAE_STREAM_DROPOUT) };
+    model_ctx c = { m, x, B, 0.7f, vae_model_state(m)->rng[VAE_STREAM_NOISE],
+                    vae_model_state(m)->rng[VAE_STREAM_DROPOUT] };
     size_t n;
     float *p = vae_model_params(m, &n);
     vae_model_zero_grads(m);
@@ -95,25 +90,43 @@ static void test_model_gradients(void)
     }
 }
 
+/* Every head with hidden layers of its own (the nonlinear factor model's shape),
+ * with a decoder log-variance head, on every usable backend. */
+static void test_model_gradients_four_head_stacks(void)
+{
+    for (int i = 0; i < vae_backend_count(); i++) {
+        const vae_backend *be = vae_backend_at(i);
+        char why[160], name[96];
+        if (vae_backend_usable(be, why, sizeof why)) continue;
+        vae_config c;
+        small_config(&c, VAE_HEAD_LOGVAR, VAE_LIK_GAUSSIAN_LOGVAR);
+        vae_error err;
+        CHECK(vae_config_assign_all(&c, NULL,
+                                    "mean_hidden=3 mean_activation=tanh var_hidden=4,2 "
+                                    "var_activation=elu,relu decoder_mean_hidden=5 "
+                                    "decoder_var_hidden=3 decoder_var_activation=softplus samples=2",
+                                    &err) == VAE_OK,
+              "four head stacks: %s", err.msg);
+        c.backend = be;
+        snprintf(name, sizeof name, "four head stacks, %s", be->name);
+        check_model_gradients(name, &c);
+    }
+}
+
 static void test_model_gradients_without_hidden(void)
 {
     vae_config c;
     small_config(&c, VAE_HEAD_LOGVAR, VAE_LIK_GAUSSIAN);
-    c.n_enc = c.n_dec = 0; /* linear encoder and decoder */
+    c.enc.n = c.dec.n = 0; /* linear encoder and decoder */
     check_model_gradients("no hidden layers", &c);
 }
 
 /* Config A of seed 004 on the s-curve: 2-100-1 relu, dropout 0.2, BCE + KL. */
 static void scurve_config(vae_config *c, int latent, vae_act act, vae_act out, vae_likelihood lik)
 {
-    vae_config_default(c);
-    c->input = 2;
+    config_from(c, "input=2 hidden=20,20");
     c->latent = latent;
-    c->n_enc = c->n_dec = 2;
-    for (int i = 0; i < 2; i++) {
-        c->enc_width[i] = c->dec_width[i] = 20;
-        c->enc_act[i] = c->dec_act[i] = act;
-    }
+    c->enc.act[0] = act; /* one activation for every layer, mirrored by the decoder */
     c->output_act = out;
     c->likelihood = lik;
 }
@@ -131,13 +144,13 @@ static void test_training_lowers_loss(void)
     vae_model *m = vae_model_new(&c, &err);
     vae_train_opts o;
     vae_train_opts_default(&o);
-    vae_losses first, l, ev0, ev1;
+    o.epochs = 100;
+    vae_losses log[100], ev0, ev1;
     double tail = 0;
     vae_evaluate(m, AS_DATA(X), -1, &ev0, &err);
-    for (int e = 0; e < 100; e++) {
-        CHECK(vae_train_epoch(m, AS_DATA(X), &o, e, e ? &l : &first, &err) == VAE_OK, "epoch: %s", err.msg);
-        if (e >= 90) tail += l.loss / 10;
-    }
+    CHECK(fit_log(m, AS_DATA(X), &o, log, NULL, &err) == VAE_OK, "fit: %s", err.msg);
+    for (int e = 90; e < 100; e++) tail += log[e].loss / 10;
+    const vae_losses first = log[0];
     vae_evaluate(m, AS_DATA(X), -1, &ev1, &err);
     /* config A collapses to the posterior (the notebook's "terrible" fit), so the
      * loss falls by little, but it must fall: about 0.015 nats from epoch 1 */
@@ -177,8 +190,8 @@ static void test_kl_off_reconstructs_better(void)
         vae_model *m = vae_model_new(&c, &err);
         vae_train_opts o;
         vae_train_opts_default(&o);
-        vae_losses l;
-        for (int e = 0; e < 300; e++) vae_train_epoch(m, AS_DATA(X), &o, e, &l, &err);
+        o.epochs = 300;
+        fit_log(m, AS_DATA(X), &o, NULL, NULL, &err);
         mse[kl] = recon_mse(m, X);
         vae_model_free(m);
     }
@@ -203,7 +216,8 @@ static void test_determinism(void)
         vae_train_opts o;
         vae_train_opts_default(&o);
         vae_losses l;
-        for (int e = 0; e < 5; e++) vae_train_epoch(m, AS_DATA(X), &o, e, &l, &err);
+        o.epochs = 5;
+        fit_log(m, AS_DATA(X), &o, NULL, &l, &err);
         loss[run] = l.loss;
         vae_model_free(m);
     }
@@ -224,7 +238,8 @@ static void test_iwae_bounds_elbo(void)
     vae_train_opts o;
     vae_train_opts_default(&o);
     vae_losses l;
-    for (int e = 0; e < 20; e++) vae_train_epoch(m, AS_DATA(X), &o, e, &l, &err);
+    o.epochs = 20;
+    fit_log(m, AS_DATA(X), &o, NULL, NULL, &err);
     double lp1, lp64;
     CHECK(vae_log_likelihood(m, AS_DATA(X), 1, &lp1, NULL, NULL, &err) == VAE_OK, "log p(x) k=1: %s", err.msg);
     CHECK(vae_log_likelihood(m, AS_DATA(X), 64, &lp64, NULL, NULL, &err) == VAE_OK, "log p(x) k=64: %s", err.msg);
@@ -248,8 +263,9 @@ static void test_errors(void)
     vae_config c;
     vae_error err;
     scurve_config(&c, 1, VAE_ACT_RELU, VAE_ACT_SIGMOID, VAE_LIK_BERNOULLI);
-    c.enc_width[1] = -3;
-    CHECK(!vae_model_new(&c, &err) && strstr(err.msg, "hidden[2]"), "negative width: %s", err.msg);
+    c.enc.width[1] = -3;
+    CHECK(!vae_model_new(&c, &err) && strstr(err.msg, "key 'hidden': item 2"), "negative width: %s",
+          err.msg);
     scurve_config(&c, 1, VAE_ACT_RELU, VAE_ACT_LINEAR, VAE_LIK_BERNOULLI);
     CHECK(!vae_model_new(&c, &err) && strstr(err.msg, "sigmoid"), "bernoulli without sigmoid: %s", err.msg);
     scurve_config(&c, 1, VAE_ACT_RELU, VAE_ACT_SIGMOID, VAE_LIK_BERNOULLI);
@@ -263,20 +279,29 @@ static void test_errors(void)
     vae_scurve(50, 1, &X, &T, &err);
     vae_train_opts o;
     vae_train_opts_default(&o);
-    vae_losses l;
     X->v[7] = NAN;
-    CHECK(vae_train_epoch(m, AS_DATA(X), &o, 0, &l, &err) == VAE_FAIL && strstr(err.msg, "row 4, column 2"),
+    CHECK(vae_fit(m, AS_DATA(X), NULL, &o, NULL, &err) == VAE_FAIL && strstr(err.msg, "row 4, column 2"),
           "NaN data names its place: %s", err.msg);
     X->v[7] = 0.5f;
     vae_mat *wrong = vae_mat_new(10, 3);
-    CHECK(vae_train_epoch(m, AS_DATA(wrong), &o, 0, &l, &err) == VAE_FAIL && strstr(err.msg, "3 columns"),
+    CHECK(vae_fit(m, AS_DATA(X), AS_DATA(wrong), &o, NULL, &err) == VAE_FAIL &&
+              strstr(err.msg, "validation data") && strstr(err.msg, "3 columns"),
           "wrong width: %s", err.msg);
     vae_mat_free(wrong);
-    /* a parameter gone NaN stops training, naming the epoch and step */
+    o.lr = 0;
+    CHECK(vae_fit(m, AS_DATA(X), NULL, &o, NULL, &err) == VAE_FAIL && strstr(err.msg, "key 'lr'"),
+          "a bad training option names its key: %s", err.msg);
+    o.lr = 1e-3f;
+    /* a parameter gone NaN stops training, naming the epoch (counted over the
+     * model's life: 4 went well) and the step */
+    o.epochs = 4;
+    CHECK(vae_fit(m, AS_DATA(X), NULL, &o, NULL, &err) == VAE_OK, "4 epochs: %s", err.msg);
     size_t n;
     vae_model_params(m, &n)[0] = NAN;
-    CHECK(vae_train_epoch(m, AS_DATA(X), &o, 4, &l, &err) == VAE_FAIL && strstr(err.msg, "epoch 5, step 1"),
+    CHECK(vae_fit(m, AS_DATA(X), NULL, &o, NULL, &err) == VAE_FAIL && strstr(err.msg, "epoch 5, step 1"),
           "NaN loss names epoch and step: %s", err.msg);
+    CHECK(vae_model_state(m)->epoch == 4 && vae_model_state(m)->step == 0,
+          "the failed epoch is not counted (%d)", vae_model_state(m)->epoch);
     vae_model_free(m);
     vae_mat_free(X);
     vae_mat_free(T);
@@ -330,12 +355,11 @@ static int train_record(const vae_config *cfg, const vae_mat *X, int epochs, int
     vae_train_opts o;
     vae_train_opts_default(&o);
     o.batch = batch;
-    vae_losses l;
-    int rc = 0;
-    for (int e = 0; e < epochs && !rc; e++) {
-        rc = vae_train_epoch(m, AS_DATA(X), &o, e, &l, &err);
-        train_loss[e] = l.loss;
-    }
+    o.epochs = epochs;
+    vae_losses l, *log = calloc((size_t)epochs, sizeof *log);
+    int rc = fit_log(m, AS_DATA(X), &o, log, NULL, &err);
+    for (int e = 0; e < epochs; e++) train_loss[e] = log[e].loss;
+    free(log);
     if (!rc) rc = vae_evaluate(m, AS_DATA(X), -1, &l, &err);
     *eval_loss = l.loss;
     CHECK(rc == VAE_OK, "%s: %s", cfg->backend->name, err.msg);
@@ -358,7 +382,7 @@ static void compare_backends(const char *what, vae_config *cfg, const vae_mat *X
         char why[128];
         if (be == &vae_backend_naive || (be->available && be->available(why, sizeof why))) continue;
         cfg->backend = be;
-        cfg->threads = 2;
+        vae_set_threads(2);
         if (train_record(cfg, X, epochs, batch, run1, &eval1)) continue;
         if (train_record(cfg, X, epochs, batch, run2, &eval2)) continue;
         const double last = run1[epochs - 1], want = ref[epochs - 1];
@@ -375,6 +399,7 @@ static void compare_backends(const char *what, vae_config *cfg, const vae_mat *X
     }
 done:
     cfg->backend = &vae_backend_naive;
+    vae_set_threads(0);
     free(ref); free(run1); free(run2);
 }
 
@@ -403,7 +428,7 @@ static void test_backends_784(void)
     vae_config_default(&c);
     c.input = 784;
     c.latent = 20;
-    c.enc_width[0] = c.dec_width[0] = 400;
+    c.enc.width[0] = 400;
     compare_backends("784-400-20", &c, X, 2, 128, 1e-5);
     vae_mat_free(X);
 }
@@ -411,6 +436,8 @@ static void test_backends_784(void)
 const test_case model_tests[] = {
     { "model gradients, every head and likelihood", test_model_gradients },
     { "model gradients without hidden layers", test_model_gradients_without_hidden },
+    { "model gradients, four heads with hidden layers, every backend",
+      test_model_gradients_four_head_stacks },
     { "training lowers the s-curve loss", test_training_lowers_loss },
     { "KL off reconstructs the s-curve better (seed 004)", test_kl_off_reconstructs_better },
     { "same seed, same numbers", test_determinism },
