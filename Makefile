@@ -10,7 +10,8 @@ LUA     ?= lua5.4
 
 HARNESS := harness/error.c harness/rng.c harness/mat.c harness/activation.c \
            harness/backend.c harness/layer.c harness/likelihood.c harness/posterior.c \
-           harness/model.c harness/data.c harness/dataset.c harness/bench.c
+           harness/model.c harness/data.c harness/dataset.c harness/clock.c harness/oracle.c \
+           harness/bench.c
 BACKENDS := backends/naive.c
 TESTS   := tests/test_main.c tests/test_layers.c tests/test_model.c tests/test_backends.c \
            tests/test_data.c

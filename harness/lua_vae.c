@@ -11,10 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bench.h"
+#include "clock.h"
 #include "data.h"
 #include "model.h"
 
@@ -614,13 +614,6 @@ static int push_losses(lua_State *L, const vae_losses *l)
     return 1;
 }
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Pins the object that holds a data set's values (the matrix or images, found
  * directly or in field x of the table at idx) into stack slot `slot`, so that a
  * callback that reassigns the field cannot let the collector free it. */
@@ -779,7 +772,7 @@ static int mo_fit(lua_State *L)
         return luaL_error(L, "%s", err.msg);
     for (int e = 0; e < epochs; e++) {
         if (e > 0) m = fit_inputs(L, &data, &val);
-        double t0 = now_seconds();
+        double t0 = vae_now_seconds();
         vae_losses tr, va;
         hook.epoch = e + 1;
         set_busy(L, &data, &val, 1);
@@ -789,17 +782,17 @@ static int mo_fit(lua_State *L)
             if (hook.status == 1) return lua_error(L); /* on_batch raised: its error is on top */
             return fit_failed(L, err.msg);
         }
-        double secs = now_seconds() - t0;
+        double secs = vae_now_seconds() - t0;
         push_losses(L, &tr);
         lua_pushinteger(L, e + 1); lua_setfield(L, -2, "epoch");
         lua_pushnumber(L, secs); lua_setfield(L, -2, "seconds");
         if (val.busy && ((e + 1) % every == 0 || e + 1 == epochs)) {
-            double v0 = now_seconds();
+            double v0 = vae_now_seconds();
             if (vae_evaluate(m, &val.d, e, &va, &err)) return fit_failed(L, err.msg);
             lua_pushnumber(L, va.loss); lua_setfield(L, -2, "val_loss");
             lua_pushnumber(L, va.recon); lua_setfield(L, -2, "val_recon");
             lua_pushnumber(L, va.kl); lua_setfield(L, -2, "val_kl");
-            lua_pushnumber(L, now_seconds() - v0); lua_setfield(L, -2, "val_seconds");
+            lua_pushnumber(L, vae_now_seconds() - v0); lua_setfield(L, -2, "val_seconds");
         }
         lua_pushvalue(L, -1);
         lua_rawseti(L, 6, e + 1);
@@ -1264,7 +1257,7 @@ static int l_bench_peak(lua_State *L)
 
 static int l_clock(lua_State *L)
 {
-    lua_pushnumber(L, now_seconds());
+    lua_pushnumber(L, vae_now_seconds());
     return 1;
 }
 

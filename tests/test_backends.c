@@ -7,16 +7,16 @@
 #include <string.h>
 
 #include "../harness/backend.h"
-#include "../harness/bench.h"
 #include "../harness/likelihood.h"
 #include "../harness/mat.h"
+#include "../harness/oracle.h"
 #include "check.h"
 
 static const int widths[] = { 1, 2, 3, 7, 17, 31, 33, 127, 129, 784 };
 static const int batches[] = { 1, 5, 32, 100, 128, 300 };
 enum { N_WIDTHS = sizeof widths / sizeof widths[0], N_BATCHES = sizeof batches / sizeof batches[0] };
 
-/* One shape through vae_dense_check (harness/bench.c): every output within the bound. */
+/* One shape through vae_dense_check (harness/oracle.c): every output within the bound. */
 static void compare_dense(const vae_backend *be, void **state, int B, int n_in, int n_out,
                           vae_act act, unsigned seed)
 {
