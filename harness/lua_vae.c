@@ -1084,7 +1084,8 @@ static int l_isatty(lua_State *L)
     return 1;
 }
 
-/* vae.backends() -> {{name=, description=}, ...} for those usable on this machine */
+/* vae.backends() -> {{name=, description=}, ...}: those usable on this machine, in
+ * the registry's order of preference (fastest first, naive last) */
 static int l_backends(lua_State *L)
 {
     lua_newtable(L);
@@ -1092,7 +1093,7 @@ static int l_backends(lua_State *L)
     for (int i = 0; i < vae_backend_count(); i++) {
         const vae_backend *be = vae_backend_at(i);
         char why[128];
-        if (be->available && be->available(why, sizeof why)) continue;
+        if (!vae_backend_usable(be, why, sizeof why)) continue;
         lua_createtable(L, 0, 2);
         lua_pushstring(L, be->name); lua_setfield(L, -2, "name");
         lua_pushstring(L, be->description); lua_setfield(L, -2, "description");

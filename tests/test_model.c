@@ -356,7 +356,7 @@ static void compare_backends(const char *what, vae_config *cfg, const vae_mat *X
     for (int i = 0; i < vae_backend_count(); i++) {
         const vae_backend *be = vae_backend_at(i);
         char why[128];
-        if (be == &vae_backend_naive || (be->available && be->available(why, sizeof why))) continue;
+        if (be == &vae_backend_naive || !vae_backend_usable(be, why, sizeof why)) continue;
         cfg->backend = be;
         cfg->threads = 2;
         if (train_record(cfg, X, epochs, batch, run1, &eval1)) continue;
