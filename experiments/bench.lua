@@ -225,7 +225,7 @@ else
   mnist_source = "uniform [0,1] stand-in data (MNIST not found; make mnist)"
 end
 local function mnist_rows(last)
-  return mnist_x.subset and mnist_x:subset(1, last) or mnist_x:rowslice(1, last)
+  return mnist_x:subset(1, last)
 end
 say("  MNIST-sized epoch on %s", mnist_source)
 local function median(xs)

@@ -177,12 +177,23 @@ static int m_col(lua_State *L)
     return 1;
 }
 
-/* m:rowslice(first, last) -> a new matrix with rows first..last */
-static int m_rowslice(lua_State *L)
+/* Arguments 2 and 3: rows first..last of n (1-based, inclusive; first defaults
+ * to 1, last to n); raises naming what and the range. `noun` names the rows. */
+static void check_range(lua_State *L, int n, lua_Integer *a, lua_Integer *b, const char *what,
+                        const char *noun)
+{
+    *a = luaL_optinteger(L, 2, 1);
+    *b = luaL_optinteger(L, 3, n);
+    if (*a < 1 || *b > n || *a > *b)
+        luaL_error(L, "%s: bad range %I..%I of %d %s", what, *a, *b, n, noun);
+}
+
+/* m:subset(first [, last]) -> a new matrix of rows first..last (a copy) */
+static int m_subset(lua_State *L)
 {
     vae_mat *m = check_matrix(L, 1);
-    lua_Integer a = luaL_checkinteger(L, 2), b = luaL_optinteger(L, 3, m->rows);
-    if (a < 1 || b > m->rows || a > b) return luaL_error(L, "rowslice: bad range %I..%I of %d rows", a, b, m->rows);
+    lua_Integer a, b;
+    check_range(L, m->rows, &a, &b, "subset", "rows");
     vae_mat *r = push_matrix(L, (int)(b - a + 1), m->cols);
     memcpy(r->v, m->v + (size_t)(a - 1) * m->cols, (size_t)r->rows * m->cols * sizeof(float));
     return 1;
@@ -227,20 +238,12 @@ static int i_get(lua_State *L)
     return 1;
 }
 
-static void check_range(lua_State *L, int n, lua_Integer *a, lua_Integer *b, const char *what)
-{
-    *a = luaL_optinteger(L, 2, 1);
-    *b = luaL_optinteger(L, 3, n);
-    if (*a < 1 || *b > n || *a > *b)
-        luaL_error(L, "%s: bad range %I..%I of %d images", what, *a, *b, n);
-}
-
 /* im:subset(first [, last]) -> new images first..last (a copy) */
 static int i_subset(lua_State *L)
 {
     vae_images *im = check_images(L, 1);
     lua_Integer a, b;
-    check_range(L, im->n, &a, &b, "subset");
+    check_range(L, im->n, &a, &b, "subset", "images");
     size_t D = (size_t)im->height * im->width, n = (size_t)(b - a + 1);
     handle *u = push_handle(L, IMAGES_MT, NULL); /* first: cannot leak what follows */
     vae_images *r = malloc(sizeof *r);
@@ -261,7 +264,7 @@ static int i_tomatrix(lua_State *L)
 {
     vae_images *im = check_images(L, 1);
     lua_Integer a, b;
-    check_range(L, im->n, &a, &b, "tomatrix");
+    check_range(L, im->n, &a, &b, "tomatrix", "images");
     int D = im->height * im->width;
     vae_mat *m = push_matrix(L, (int)(b - a + 1), D);
     vae_dataset d = vae_dataset_bytes(im->px, im->n, D);
@@ -398,7 +401,7 @@ static int l_idx_labels(lua_State *L)
 
 static const luaL_Reg matrix_methods[] = {
     { "get", m_get }, { "set", m_set }, { "rows", m_rows }, { "cols", m_cols },
-    { "totable", m_totable }, { "col", m_col }, { "rowslice", m_rowslice },
+    { "totable", m_totable }, { "col", m_col }, { "subset", m_subset },
     { "close", m_close }, { NULL, NULL }
 };
 

@@ -29,7 +29,15 @@ test("matrices", function()
   assert(m:rows() == 2 and m:cols() == 3 and m:get(2, 3) == 6)
   m:set(1, 1, 9)
   assert(m:totable()[1][1] == 9 and m:col(2)[2] == 5)
-  assert(m:rowslice(2, 2):get(1, 1) == 4)
+  local s = m:subset(2, 2)
+  assert(s:rows() == 1 and s:cols() == 3 and s:get(1, 1) == 4)
+  s:set(1, 1, 7)
+  assert(m:get(2, 1) == 4, "subset is a copy")
+  assert(m:subset(2):rows() == 1 and m:subset():rows() == 2, "last defaults to the last row")
+  raises(function() m:subset(0, 1) end, { "subset", "bad range 0..1 of 2 rows" })
+  raises(function() m:subset(2, 3) end, { "bad range 2..3 of 2 rows" })
+  raises(function() m:subset(2, 1) end, { "bad range 2..1" })
+  raises(function() m:subset(1.5) end, { "number has no integer representation" })
   raises(function() m:get(3, 1) end, { "row out of range" })
   raises(function() vae.matrix { { 1, 2 }, { 3 } } end, { "row 2" })
   raises(function() vae.matrix { { 1, "x" } } end, { "row 1, column 2" })
@@ -37,6 +45,47 @@ test("matrices", function()
   m:close() -- idempotent
   raises(function() m:rows() end, { "closed" })
   assert(tostring(vae.matrix(2, 2, 1.5)):find("2 x 2"))
+end)
+
+test("backends: preference order and usability", function()
+  local bs = vae.backends()
+  local rank = { avx2 = 1, onednn = 2, openblas = 3, naive = 4 }
+  for i, b in ipairs(bs) do
+    assert(rank[b.name], "a known backend: " .. b.name)
+    if i > 1 then assert(rank[b.name] > rank[bs[i - 1].name], b.name .. " after " .. bs[i - 1].name) end
+    local ok, why = vae.backend_usable(b.name)
+    assert(ok == true and why == nil, b.name .. " listed, so usable")
+  end
+  assert(bs[#bs].name == "naive", "naive last")
+  -- a built backend left out of the list is unusable, with a reason
+  for name in pairs(rank) do
+    local listed = false
+    for _, b in ipairs(bs) do listed = listed or b.name == name end
+    local ok, okv = pcall(vae.backend_usable, name)
+    if ok and not listed then
+      local usable, why = vae.backend_usable(name)
+      assert(usable == false and type(why) == "string" and #why > 0, name .. ": false, why")
+    end
+    if not ok then assert(not listed and okv:find("unknown backend '" .. name .. "'"), okv) end
+  end
+  raises(function() vae.backend_usable("cuda") end, { "unknown backend 'cuda'", "naive" })
+  raises(function() vae.backend_usable() end, { "string expected" })
+end)
+
+test("threads: process-level set and read back", function()
+  local before = vae.threads()
+  assert(math.type(before) == "integer" and before >= 0)
+  vae.set_threads(2)
+  assert(vae.threads() == 2)
+  local m = assert(vae.model(with { backend = vae.backends()[1].name }))
+  assert(m:fit(vae.data.scurve { n = 40 }, { epochs = 1, batch = 8 }), "trains after set_threads")
+  m:close()
+  vae.set_threads(0)
+  assert(vae.threads() == 0, "0 = all cores")
+  raises(function() vae.set_threads(-1) end, { "thread count", "0 = all cores" })
+  raises(function() vae.set_threads(1.5) end, { "number has no integer representation" })
+  assert(vae.threads() == 0, "a refused count changes nothing")
+  vae.set_threads(before)
 end)
 
 test("s-curve data", function()
@@ -299,7 +348,7 @@ test("on_batch: progress records, stopping, errors, no closing mid-epoch", funct
   raises(function() m:fit(data, { on_batch = function() m:fit(data) end }) end, { "model is busy" })
   -- the data replaced and collected mid-epoch: fit keeps its own reference
   local tab = { x = vae.data.scurve { n = 100 }.x }
-  assert(m:fit(tab, { epochs = 2, batch = 32, validation = { x = tab.x:rowslice(1, 50) },
+  assert(m:fit(tab, { epochs = 2, batch = 32, validation = { x = tab.x:subset(1, 50) },
     on_batch = function() tab.x = vae.matrix(100, 2, 0.5); collectgarbage(); collectgarbage() end }))
   assert(m:fit(data, { epochs = 1 }), "not left busy")
   raises(function() m:fit(data, { on_batch = 5 }) end, { "on_batch", "function" })
