@@ -154,6 +154,22 @@ static int on_batch_trampoline(lua_State *L)
     return 1;
 }
 
+/* Calls what the hook pushed (a function and nargs values) under lua_pcall: an
+ * error stays on the stack (status 1); a false result stops (status 2). Returns
+ * nonzero to stop the C loop. */
+static int hook_pcall(batch_hook *h, int nargs)
+{
+    lua_State *L = h->L;
+    if (lua_pcall(L, nargs, 1, 0) != LUA_OK) {
+        h->status = 1;
+        return 1;
+    }
+    int stop = lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (stop) h->status = 2;
+    return stop;
+}
+
 static int call_on_batch(void *ctx, int step, int steps, int rows, const vae_losses *run)
 {
     batch_hook *h = ctx;
@@ -167,14 +183,7 @@ static int call_on_batch(void *ctx, int step, int steps, int rows, const vae_los
     lua_pushnumber(L, run->loss);
     lua_pushnumber(L, run->recon);
     lua_pushnumber(L, run->kl);
-    if (lua_pcall(L, 8, 1, 0) != LUA_OK) {
-        h->status = 1;
-        return 1;
-    }
-    int stop = lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    if (stop) h->status = 2;
-    return stop;
+    return hook_pcall(h, 8);
 }
 
 static const char *const fit_keys[] = {
@@ -351,14 +360,7 @@ static int call_on_progress(void *ctx, int done, int rows)
     lua_pushvalue(L, h->fn); /* no allocation: fit-like slots were reserved */
     lua_pushinteger(L, done);
     lua_pushinteger(L, rows);
-    if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
-        h->status = 1;
-        return 1;
-    }
-    int stop = lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    if (stop) h->status = 2;
-    return stop;
+    return hook_pcall(h, 2);
 }
 
 /* model:log_likelihood(data [, k=1000 [, on_progress]]) -> mean importance-weighted
