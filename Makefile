@@ -10,9 +10,10 @@ LUA     ?= lua5.4
 
 HARNESS := harness/error.c harness/rng.c harness/mat.c harness/activation.c \
            harness/backend.c harness/layer.c harness/likelihood.c harness/posterior.c \
-           harness/model.c harness/config.c harness/train.c harness/clock.c harness/data.c \
-           harness/dataset.c harness/bench.c
+           harness/model.c harness/config.c harness/train.c harness/data.c harness/dataset.c \
+           harness/clock.c harness/oracle.c harness/bench.c
 BACKENDS := backends/naive.c
+BINDING := lua/vae.c lua/options.c lua/data.c lua/model.c lua/config.c lua/bench.c
 TESTS   := tests/test_main.c tests/test_layers.c tests/test_config.c tests/test_model.c \
            tests/test_backends.c \
            tests/test_data.c
@@ -56,6 +57,8 @@ build/backends/openblas.o build/asan/backends/openblas.o: XFLAGS = $(BLAS_CFLAGS
 SRC := $(HARNESS) $(BACKENDS)
 OBJ := $(SRC:%.c=build/%.o)
 ASAN_OBJ := $(SRC:%.c=build/asan/%.o)
+BINDING_OBJ := $(BINDING:%.c=build/%.o)
+BINDING_ASAN_OBJ := $(BINDING:%.c=build/asan/%.o)
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 .PHONY: all test check test-plain test-sanitize clean help bench mnist
@@ -87,19 +90,20 @@ build/asan/%.o: %.c $(wildcard harness/*.h backends/*.h) build/flags
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(XFLAGS) $(SANITIZE) $(DEFS) -c $< -o $@
 
-build/lua_vae.o: harness/lua_vae.c $(wildcard harness/*.h backends/*.h) build/flags
-	@mkdir -p build
+# The Lua binding: only lua/ sees the Lua headers.
+$(BINDING_OBJ): build/%.o: %.c $(wildcard lua/*.h harness/*.h) build/flags
+	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LUA_CFLAGS) $(DEFS) -c $< -o $@
 
-build/asan/lua_vae.o: harness/lua_vae.c $(wildcard harness/*.h backends/*.h) build/flags
-	@mkdir -p build/asan
+$(BINDING_ASAN_OBJ): build/asan/%.o: %.c $(wildcard lua/*.h harness/*.h) build/flags
+	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SANITIZE) $(LUA_CFLAGS) $(DEFS) -c $< -o $@
 
-vae.so: build/lua_vae.o $(OBJ)
+vae.so: $(BINDING_OBJ) $(OBJ)
 	$(CC) -shared -o $@ $^ $(LDFLAGS) $(LDLIBS)
 	@echo "backends built: $(BACKEND_NAMES)"
 
-build/asan/vae.so: build/asan/lua_vae.o $(ASAN_OBJ)
+build/asan/vae.so: $(BINDING_ASAN_OBJ) $(ASAN_OBJ)
 	$(CC) $(SANITIZE) -shared -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 build/test_harness: $(TESTS) tests/check.h $(OBJ) build/flags

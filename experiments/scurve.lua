@@ -54,9 +54,10 @@ local data = vae.data.scurve { n = 300, seed = opts.seed }
 local model_config = {
   input = 2, latent = cfg.latent, hidden = hidden, activation = cfg.act,
   output = cfg.output, likelihood = cfg.likelihood, kl = cfg.kl, dropout = cfg.dropout,
-  head = "logvar", init = "xavier", backend = opts.backend, threads = opts.threads,
+  head = "logvar", init = "xavier", backend = opts.backend,
   seed = opts.seed,
 }
+vae.set_threads(opts.threads)
 local model, err = vae.model(model_config)
 if not model then
   io.stderr:write("error: ", err, "\n")

@@ -71,13 +71,24 @@ typedef struct vae_backend {
 
 extern const vae_backend vae_backend_naive;
 
-/* The registry: every compiled-in backend, in a fixed order, naive first. */
+/* The registry: every compiled-in backend in order of preference, fastest first
+ * (avx2, onednn, openblas), naive last. */
 int vae_backend_count(void);
 const vae_backend *vae_backend_at(int i);
+/* A compiled-in backend by name, usable here or not; NULL when there is none. */
+const vae_backend *vae_backend_named(const char *name);
+/* 1 when the backend can run on this machine; else 0, with the reason in why. */
+int vae_backend_usable(const vae_backend *be, char *why, size_t len);
 /* Looks a usable backend up by name; on failure the error lists the usable ones. */
 const vae_backend *vae_backend_find(const char *name, vae_error *err);
 /* "naive, openblas" style list of usable backends into buf. */
 void vae_backend_list(char *buf, size_t len);
+
+/* Threads for every backend that has them (0 = all cores): backends keep one pool
+ * each, so the count is the process's, not a model's. vae_threads() is the last
+ * count set (0 until then). */
+void vae_set_threads(int n);
+int vae_threads(void);
 
 /* Dispatch with the naive fallback for empty slots and declined shapes. */
 int vae_dense_forward(const vae_backend *be, void **state, const float *x, const float *W,

@@ -1,144 +1,13 @@
 #include "bench.h"
 
 #include <immintrin.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "mat.h"
-#include "rng.h"
-
-double vae_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static void fill(float *v, size_t n, float lo, float hi, uint64_t seed)
-{
-    vae_rng r;
-    vae_rng_seed(&r, seed, VAE_STREAM_DATA);
-    for (size_t i = 0; i < n; i++) v[i] = lo + (hi - lo) * (float)vae_rng_uniform(&r);
-}
-
-double vae_max_norm_error(const float *got, const float *ref, const float *scale, size_t n)
-{
-    double worst = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)got[i] - ref[i]);
-        if (isnan(got[i]) != isnan(ref[i])) d = INFINITY;
-        double e = d / ((double)scale[i] + fabs((double)ref[i]) + 1e-30);
-        if (!(e <= worst)) worst = e;
-    }
-    return worst;
-}
-
-/* out (m x n) = |A| |B|, element (i, t) of A at A[i ars + t acs], of B at B[t brs + j bcs] */
-static void abs_product(const float *A, size_t ars, size_t acs, const float *B, size_t brs,
-                        size_t bcs, int m, int n, int k, float *out)
-{
-    for (int i = 0; i < m; i++)
-        for (int j = 0; j < n; j++) {
-            double s = 0;
-            for (int t = 0; t < k; t++)
-                s += fabs((double)A[i * ars + t * acs]) * fabs((double)B[t * brs + j * bcs]);
-            out[(size_t)i * n + j] = (float)s;
-        }
-}
-
-enum { X, W, BIAS, DY, DW0, DB0, Y_REF, DPRE_REF, DX_REF, DW_REF, DB_REF, Y, DPRE, DX, DWT, DBT,
-       SCALE, N_BUFS };
-
-int vae_dense_check(const vae_backend *be, void **state, int B, int n_in, int n_out, vae_act act,
-                    uint64_t seed, double *max_error, vae_error *err)
-{
-    const size_t nx = (size_t)B * n_in, ny = (size_t)B * n_out, nw = (size_t)n_in * n_out;
-    size_t big = nx > ny ? nx : ny;
-    if (nw > big) big = nw;
-    const size_t len[N_BUFS] = { nx, nw, (size_t)n_out, ny, nw, (size_t)n_out, ny, ny, nx, nw,
-                                 (size_t)n_out, ny, ny, nx, nw, (size_t)n_out, big };
-    float *v[N_BUFS] = { 0 };
-    int rc = VAE_OK;
-    for (int i = 0; i < N_BUFS; i++)
-        if (!(v[i] = vae_alloc(len[i]))) {
-            rc = vae_fail(err, "out of memory checking a %dx%d layer", n_in, n_out);
-            goto done;
-        }
-    /* pre-activations of about unit size, so every activation is exercised */
-    const float w = sqrtf(3.0f / (float)n_in);
-    fill(v[X], nx, -1, 1, seed);
-    fill(v[W], nw, -w, w, seed + 1);
-    fill(v[BIAS], n_out, -0.5f, 0.5f, seed + 2);
-    fill(v[DY], ny, -1, 1, seed + 3);
-    fill(v[DW0], nw, -1, 1, seed + 4); /* gradients accumulate onto these */
-    fill(v[DB0], n_out, -1, 1, seed + 5);
-    memcpy(v[DW_REF], v[DW0], nw * sizeof(float));
-    memcpy(v[DB_REF], v[DB0], n_out * sizeof(float));
-    memcpy(v[DWT], v[DW0], nw * sizeof(float));
-    memcpy(v[DBT], v[DB0], n_out * sizeof(float));
-
-    /* outputs start as NaN: a backend that adds into y, dpre or dx instead of
-     * overwriting them fails the comparison */
-    for (size_t i = 0; i < ny; i++) v[Y][i] = v[DPRE][i] = NAN;
-    for (size_t i = 0; i < nx; i++) v[DX][i] = NAN;
-    const vae_backend *ref = &vae_backend_naive;
-    ref->dense_forward(NULL, v[X], v[W], v[BIAS], v[Y_REF], B, n_in, n_out, act, err);
-    ref->dense_backward(NULL, v[X], v[W], v[Y_REF], v[DY], v[DPRE_REF], v[DX_REF], v[DW_REF],
-                        v[DB_REF], B, n_in, n_out, act, err);
-    if ((rc = vae_dense_forward(be, state, v[X], v[W], v[BIAS], v[Y], B, n_in, n_out, act, err)))
-        goto done;
-    /* the backward pass gets the reference y, so each op is compared on its own */
-    if ((rc = vae_dense_backward(be, state, v[X], v[W], v[Y_REF], v[DY], v[DPRE], v[DX], v[DWT],
-                                 v[DBT], B, n_in, n_out, act, err)))
-        goto done;
-
-    float *s = v[SCALE];
-    abs_product(v[X], n_in, 1, v[W], n_out, 1, B, n_out, n_in, s);
-    for (int r = 0; r < B; r++)
-        for (int o = 0; o < n_out; o++) s[(size_t)r * n_out + o] += fabsf(v[BIAS][o]);
-    double worst = vae_max_norm_error(v[Y], v[Y_REF], s, ny), e;
-
-    for (size_t i = 0; i < ny; i++) s[i] = fabsf(v[DY][i]);
-    if ((e = vae_max_norm_error(v[DPRE], v[DPRE_REF], s, ny)) > worst || isnan(e)) worst = e;
-
-    for (int o = 0; o < n_out; o++) {
-        double sum = fabs(v[DB0][o]);
-        for (int r = 0; r < B; r++) sum += fabs(v[DPRE_REF][(size_t)r * n_out + o]);
-        s[o] = (float)sum;
-    }
-    if ((e = vae_max_norm_error(v[DBT], v[DB_REF], s, n_out)) > worst || isnan(e)) worst = e;
-
-    abs_product(v[DPRE_REF], n_out, 1, v[W], 1, n_out, B, n_in, n_out, s);
-    if ((e = vae_max_norm_error(v[DX], v[DX_REF], s, nx)) > worst || isnan(e)) worst = e;
-
-    abs_product(v[X], 1, n_in, v[DPRE_REF], n_out, 1, n_in, n_out, B, s);
-    for (size_t i = 0; i < nw; i++) s[i] += fabsf(v[DW0][i]);
-    if ((e = vae_max_norm_error(v[DWT], v[DW_REF], s, nw)) > worst || isnan(e)) worst = e;
-
-    /* dx == NULL skips the input gradient and gives the same dW, db and dpre */
-    memcpy(v[DWT], v[DW0], nw * sizeof(float));
-    memcpy(v[DBT], v[DB0], n_out * sizeof(float));
-    for (size_t i = 0; i < ny; i++) v[DPRE][i] = NAN;
-    if ((rc = vae_dense_backward(be, state, v[X], v[W], v[Y_REF], v[DY], v[DPRE], NULL, v[DWT],
-                                 v[DBT], B, n_in, n_out, act, err)))
-        goto done;
-    if ((e = vae_max_norm_error(v[DWT], v[DW_REF], s, nw)) > worst || isnan(e)) worst = e;
-    for (int o = 0; o < n_out; o++) {
-        double sum = fabs(v[DB0][o]);
-        for (int r = 0; r < B; r++) sum += fabs(v[DPRE_REF][(size_t)r * n_out + o]);
-        s[o] = (float)sum;
-    }
-    if ((e = vae_max_norm_error(v[DBT], v[DB_REF], s, n_out)) > worst || isnan(e)) worst = e;
-    for (size_t i = 0; i < ny; i++) s[i] = fabsf(v[DY][i]);
-    if ((e = vae_max_norm_error(v[DPRE], v[DPRE_REF], s, ny)) > worst || isnan(e)) worst = e;
-    *max_error = worst;
-done:
-    for (int i = 0; i < N_BUFS; i++) vae_free(v[i]);
-    return rc;
-}
+#include "oracle.h"
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -174,12 +43,12 @@ static int time_op(dense_run *r, dense_op op, int warmup, int repeats, double mi
         if (run_op(r, op, err)) return VAE_FAIL;
     for (int i = 0; i < repeats; i++) {
         long calls = 0;
-        const double t0 = vae_now();
+        const double t0 = vae_now_seconds();
         double dt;
         do {
             if (run_op(r, op, err)) return VAE_FAIL;
             calls++;
-        } while ((dt = vae_now() - t0) < min_seconds);
+        } while ((dt = vae_now_seconds() - t0) < min_seconds);
         t[i] = dt / (double)calls;
     }
     return VAE_OK;
@@ -216,10 +85,10 @@ int vae_bench_dense(const vae_backend *be, int B, int n_in, int n_out, vae_act a
     if (missing) {
         rc = vae_fail(err, "bench: out of memory for a %dx%d layer at batch %d", n_in, n_out, B);
     } else {
-        fill(r.x, nx, 0, 1, 1);
-        fill(r.W, nw, -0.05f, 0.05f, 2);
-        fill(r.b, n_out, -0.1f, 0.1f, 3);
-        fill(r.dy, ny, -1, 1, 4);
+        vae_fill_uniform(r.x, nx, 0, 1, 1);
+        vae_fill_uniform(r.W, nw, -0.05f, 0.05f, 2);
+        vae_fill_uniform(r.b, n_out, -0.1f, 0.1f, 3);
+        vae_fill_uniform(r.dy, ny, -1, 1, 4);
         memset(r.dW, 0, nw * sizeof(float));
         memset(r.db, 0, n_out * sizeof(float));
         for (int op = 0; op < 3 && !rc; op++)
@@ -298,10 +167,10 @@ int vae_bench_step(const vae_backend *be, int n_layers, const int *in, const int
         for (int k = 0; k < 9; k++)
             if (!(*f[k] = vae_alloc(len[k]))) rc = vae_fail(err, "bench: out of memory");
         if (rc) break;
-        fill(L[i].x, nx, 0, 1, 10u + (uint64_t)i);
-        fill(L[i].W, nw, -0.05f, 0.05f, 20u + (uint64_t)i);
-        fill(L[i].b, out[i], -0.1f, 0.1f, 30u + (uint64_t)i);
-        fill(L[i].dy, ny, -1, 1, 40u + (uint64_t)i);
+        vae_fill_uniform(L[i].x, nx, 0, 1, 10u + (uint64_t)i);
+        vae_fill_uniform(L[i].W, nw, -0.05f, 0.05f, 20u + (uint64_t)i);
+        vae_fill_uniform(L[i].b, out[i], -0.1f, 0.1f, 30u + (uint64_t)i);
+        vae_fill_uniform(L[i].dy, ny, -1, 1, 40u + (uint64_t)i);
         memcpy(L[i].dpre, L[i].dy, ny * sizeof(float));
         memset(L[i].dW, 0, nw * sizeof(float));
         memset(L[i].db, 0, (size_t)out[i] * sizeof(float));
@@ -316,13 +185,13 @@ int vae_bench_step(const vae_backend *be, int n_layers, const int *in, const int
      * touches both */
     for (int r = 0; r < repeats && !rc; r++) {
         enum { CALLS = 10 };
-        double t0 = vae_now();
+        double t0 = vae_now_seconds();
         for (int c = 0; c < CALLS && !rc; c++) rc = step_layers(be, L, n_layers, in, out, act, B, err);
-        t_layers[r] = (vae_now() - t0) / CALLS;
+        t_layers[r] = (vae_now_seconds() - t0) / CALLS;
         if (be->raw_sgemm) {
-            t0 = vae_now();
+            t0 = vae_now_seconds();
             for (int c = 0; c < CALLS; c++) step_raw(be, L, n_layers, in, out, B);
-            t_raw[r] = (vae_now() - t0) / CALLS;
+            t_raw[r] = (vae_now_seconds() - t0) / CALLS;
         }
     }
     if (!rc) {
@@ -390,14 +259,14 @@ __attribute__((target("avx512f"))) static double fma_loop_512(long iters)
 static void *peak_thread(void *arg)
 {
     peak_job *j = arg;
-    const double lanes = j->bits / 32, t0 = vae_now();
+    const double lanes = j->bits / 32, t0 = vae_now_seconds();
     volatile double sink = 0;
     long rounds = 0;
     do {
         sink += j->bits == 512 ? fma_loop_512(PEAK_ITERS) : fma_loop_256(PEAK_ITERS);
         rounds++;
-    } while (vae_now() - t0 < j->seconds);
-    const double dt = vae_now() - t0;
+    } while (vae_now_seconds() - t0 < j->seconds);
+    const double dt = vae_now_seconds() - t0;
     (void)sink;
     j->flops = (double)rounds * PEAK_ITERS * 12 * lanes * 2 / dt;
     return NULL;

@@ -9,21 +9,6 @@
 
 #include "backend.h"
 
-/* Backends agree with naive when every output is within VAE_DENSE_TOL of naive's,
- * relative to the sum of the magnitudes of the terms that made it plus its own
- * magnitude (float sums in any order stay well inside that). */
-#define VAE_DENSE_TOL 1e-5
-
-/* max over i of |got - ref| / (scale + |ref|) (infinite where only one is NaN) */
-double vae_max_norm_error(const float *got, const float *ref, const float *scale, size_t n);
-
-/* Runs one backend's dense forward and backward (with and without dx) on random
- * inputs and compares y, dpre, dW, db and dx with naive's; dW and db start nonzero,
- * so accumulation is checked. *max_error is the worst normalised error. state is
- * the backend's per-layer state, kept across calls as a layer keeps it. */
-int vae_dense_check(const vae_backend *be, void **state, int B, int n_in, int n_out, vae_act act,
-                    uint64_t seed, double *max_error, vae_error *err);
-
 typedef struct vae_timing {
     double median, min, max; /* seconds per call */
 } vae_timing;
@@ -58,8 +43,5 @@ int vae_bench_step(const vae_backend *be, int n_layers, const int *in, const int
  * vector width 256 (AVX2+FMA) or 512 (AVX-512F). VAE_DECLINED when the CPU or
  * the compiler lacks the instructions. */
 int vae_bench_fma_peak(int bits, int threads, double seconds, double *gflops, vae_error *err);
-
-/* Monotonic seconds. */
-double vae_now(void);
 
 #endif

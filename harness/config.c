@@ -119,7 +119,8 @@ static const void *cfield(const vae_key *k, const void *base)
 /* "[1, 100000]" or "(0, 0.5)" */
 static void range_text(const vae_key *k, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s%g, %g%s", k->lo_open ? "(" : "[", k->lo, k->hi, k->hi_open ? ")" : "]");
+    snprintf(buf, len, "%s%.15g, %.15g%s", k->lo_open ? "(" : "[", k->lo, k->hi,
+             k->hi_open ? ")" : "]");
 }
 
 static int in_range(const vae_key *k, double v)
@@ -249,7 +250,7 @@ int vae_key_set(const vae_key *k, void *base, const char *text, vae_error *err)
                 if (parse_name(k, vae_act_names, VAE_ACT_COUNT, items[i], &v[i], err))
                     return VAE_FAIL;
             } else if (!parse_long(items[i], &w) || !in_range(k, (double)w)) {
-                return vae_fail(err, "key '%s': item %d must be a width in [1, %g] (got '%s')",
+                return vae_fail(err, "key '%s': item %d must be a width in [1, %.15g] (got '%s')",
                                 k->name, i + 1, k->hi, items[i]);
             } else {
                 v[i] = (int)w;
@@ -463,7 +464,7 @@ static int check_section(vae_section sec, const void *base, vae_error *err)
                                 VAE_MAX_HIDDEN, s->n);
             for (int j = 0; j < s->n; j++)
                 if (!in_range(k, s->width[j]))
-                    return vae_fail(err, "key '%s': item %d must be a width in [1, %g] (got %d)",
+                    return vae_fail(err, "key '%s': item %d must be a width in [1, %.15g] (got %d)",
                                     k->name, j + 1, k->hi, s->width[j]);
             break;
         }

@@ -220,7 +220,7 @@ vae_model *vae_model_new(const vae_config *c, vae_error *err)
     vae_config cfg = *c;
     if (vae_config_finish(&cfg, err)) return NULL;
     char why[160];
-    if (cfg.backend->available && cfg.backend->available(why, sizeof why)) {
+    if (!vae_backend_usable(cfg.backend, why, sizeof why)) {
         vae_fail(err, "key 'backend': '%s' is not usable here: %s", cfg.backend->name, why);
         return NULL;
     }

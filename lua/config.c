@@ -23,7 +23,7 @@ static void value_text(lua_State *L, int idx, const vae_key *k, const char *what
         } else if (t == LUA_TNUMBER && lua_isinteger(L, idx)) {
             snprintf(buf, len, "%lld", (long long)lua_tointeger(L, idx));
         } else if (t == LUA_TNUMBER) {
-            lua_Integer v; /* an integral float (3.0) is the integer */
+            lua_Integer v = 0; /* an integral float (3.0) is the integer */
             if (!lua_numbertointeger(lua_tonumber(L, idx), &v) || (lua_Number)v != lua_tonumber(L, idx))
                 luaL_error(L, "%s: key '%s' must be an integer (got a fraction)", what, k->name);
             snprintf(buf, len, "%lld", (long long)v);
@@ -49,7 +49,7 @@ static void value_text(lua_State *L, int idx, const vae_key *k, const char *what
             snprintf(buf, len, "%s", lua_tostring(L, idx));
             break;
         }
-        /* fall through: a list of names */
+        __attribute__((fallthrough)); /* a list of names */
     case VAE_KEY_WIDTHS: {
         if (t != LUA_TTABLE) {
             want = k->type == VAE_KEY_WIDTHS ? "a list of widths" : "a name or a list of names";
@@ -86,14 +86,14 @@ static void value_text(lua_State *L, int idx, const vae_key *k, const char *what
 }
 
 /* Raises "what: unknown key 'k' (allowed: ...)" listing the section's keys and extra. */
-static int unknown_key(lua_State *L, const char *what, const char *key, vae_section sec,
+static int unknown_key(lua_State *L, const char *what, const char *key, int sec,
                        const char *const *extra)
 {
     luaL_Buffer b;
     luaL_buffinit(L, &b);
     int n = 0;
     for (int i = 0; i < vae_key_count(); i++) {
-        if (vae_key_at(i)->section != sec) continue;
+        if ((int)vae_key_at(i)->section != sec) continue;
         if (n++) luaL_addstring(&b, ", ");
         luaL_addstring(&b, vae_key_at(i)->name);
     }
@@ -105,7 +105,7 @@ static int unknown_key(lua_State *L, const char *what, const char *key, vae_sect
     return luaL_error(L, "%s: unknown key '%s' (allowed: %s)", what, key, lua_tostring(L, -1));
 }
 
-void config_from_table(lua_State *L, int idx, vae_section sec, void *base, const char *what,
+void config_from_table(lua_State *L, int idx, int sec, void *base, const char *what,
                        const char *const *extra)
 {
     idx = lua_absindex(L, idx);
@@ -118,7 +118,7 @@ void config_from_table(lua_State *L, int idx, vae_section sec, void *base, const
         for (int i = 0; extra && extra[i]; i++) is_extra = is_extra || strcmp(name, extra[i]) == 0;
         if (!is_extra) {
             const vae_key *k = vae_key_find(name);
-            if (!k || k->section != sec) unknown_key(L, what, name, sec, extra);
+            if (!k || (int)k->section != sec) unknown_key(L, what, name, sec, extra);
             char text[1024];
             vae_error err;
             value_text(L, -1, k, what, text, sizeof text);

@@ -7,16 +7,16 @@
 #include <string.h>
 
 #include "../harness/backend.h"
-#include "../harness/bench.h"
 #include "../harness/likelihood.h"
 #include "../harness/mat.h"
+#include "../harness/oracle.h"
 #include "check.h"
 
 static const int widths[] = { 1, 2, 3, 7, 17, 31, 33, 127, 129, 784 };
 static const int batches[] = { 1, 5, 32, 100, 128, 300 };
 enum { N_WIDTHS = sizeof widths / sizeof widths[0], N_BATCHES = sizeof batches / sizeof batches[0] };
 
-/* One shape through vae_dense_check (harness/bench.c): every output within the bound. */
+/* One shape through vae_dense_check (harness/oracle.c): every output within the bound. */
 static void compare_dense(const vae_backend *be, void **state, int B, int n_in, int n_out,
                           vae_act act, unsigned seed)
 {
@@ -42,7 +42,7 @@ static int fast_backends(const vae_backend **out)
     for (int i = 0; i < vae_backend_count(); i++) {
         const vae_backend *be = vae_backend_at(i);
         char why[128];
-        if (be == &vae_backend_naive || (be->available && be->available(why, sizeof why))) continue;
+        if (be == &vae_backend_naive || !vae_backend_usable(be, why, sizeof why)) continue;
         out[n++] = be;
     }
     return n;
@@ -174,11 +174,9 @@ static void test_adam_ops(void)
  * over [-40, 40] in steps of 1/4096 (README's avx2 section quotes these bounds). */
 static void test_vector_math_accuracy(void)
 {
-    const vae_backend *be = NULL;
-    for (int i = 0; i < vae_backend_count(); i++)
-        if (strcmp(vae_backend_at(i)->name, "avx2") == 0) be = vae_backend_at(i);
+    const vae_backend *be = vae_backend_named("avx2");
     char why[128];
-    if (!be || be->available(why, sizeof why)) {
+    if (!be || !vae_backend_usable(be, why, sizeof why)) {
         printf("# skip: no usable avx2 backend here\n");
         return;
     }
@@ -222,7 +220,7 @@ static void test_registry(void)
         CHECK(be->name && be->description && strlen(be->description) > 10, "backend %d described", i);
         CHECK(be->dense_forward && be->dense_backward, "%s has its own dense ops", be->name);
         char why[128];
-        if (be->available && be->available(why, sizeof why)) continue;
+        if (!vae_backend_usable(be, why, sizeof why)) continue;
         CHECK(vae_backend_find(be->name, &err) == be, "%s is found by name", be->name);
     }
 #ifdef HAVE_OPENBLAS
@@ -231,6 +229,35 @@ static void test_registry(void)
 #ifdef HAVE_ONEDNN
     CHECK(vae_backend_find("onednn", &err) != NULL, "onednn built and usable: %s", err.msg);
 #endif
+}
+
+/* The registry is in preference order: avx2, onednn, openblas (those built), naive last. */
+static void test_preference_order(void)
+{
+    static const char *const order[] = { "avx2", "onednn", "openblas", "naive" };
+    const int n = vae_backend_count();
+    CHECK(vae_backend_at(n - 1) == &vae_backend_naive, "naive is last of %d", n);
+    CHECK(vae_backend_at(n) == NULL && vae_backend_at(-1) == NULL, "out of range is NULL");
+    int last = -1;
+    for (int i = 0; i < n; i++) {
+        const vae_backend *be = vae_backend_at(i);
+        int rank = -1;
+        for (int k = 0; k < 4; k++) if (strcmp(be->name, order[k]) == 0) rank = k;
+        CHECK(rank > last, "%s (position %d) is in preference order", be->name, i);
+        last = rank;
+        CHECK(vae_backend_named(be->name) == be, "%s is named", be->name);
+    }
+    CHECK(vae_backend_named("cuda") == NULL, "no backend named cuda");
+}
+
+/* vae_set_threads reaches every backend and is remembered; 0 means all cores. */
+static void test_process_threads(void)
+{
+    CHECK(vae_threads() == 0, "all cores until set (got %d)", vae_threads());
+    vae_set_threads(2);
+    CHECK(vae_threads() == 2, "2 threads remembered (got %d)", vae_threads());
+    vae_set_threads(-3);
+    CHECK(vae_threads() == 0, "a negative count means all cores (got %d)", vae_threads());
 }
 
 /* Each backend's Bernoulli likelihood against the reference loop (the naive
@@ -251,7 +278,7 @@ static void bernoulli_ops(float clamp_eps, int threads, int *tested)
         const vae_backend *be = vae_backend_at(b);
         if (!be->bernoulli_nll) continue;
         char why[128];
-        if (be->available && be->available(why, sizeof why)) continue;
+        if (!vae_backend_usable(be, why, sizeof why)) continue;
         if (be->set_threads) be->set_threads(threads);
         (*tested)++;
         for (size_t di = 0; di < sizeof Ds / sizeof Ds[0]; di++) {
@@ -307,6 +334,8 @@ static void test_bernoulli_ops(void)
 
 const test_case backend_tests[] = {
     { "backend registry", test_registry },
+    { "backend preference order", test_preference_order },
+    { "process-level thread count", test_process_threads },
     { "dense ops match naive, every width pair", test_dense_all_widths },
     { "dense ops match naive, every batch and activation", test_dense_all_batches },
     { "dense ops match naive, 1-3 threads", test_dense_thread_counts },

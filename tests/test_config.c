@@ -66,7 +66,7 @@ static void test_round_trip(void)
     vae_model_free(ma);
     vae_model_free(mb);
     /* the shortest float text that reads back exactly */
-    config_from(&a, "input=1 latent=1 beta=0.1 lr=1");
+    config_from(&a, "input=1 latent=1 beta=0.1");
     char v[64];
     vae_key_format(vae_key_find("beta"), &a, v, sizeof v);
     CHECK(strcmp(v, "0.1") == 0, "beta prints as %s", v);

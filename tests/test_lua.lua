@@ -20,7 +20,7 @@ test("module surface", function()
   assert(type(vae.model) == "function" and type(vae.matrix) == "function")
   assert(type(vae.data.scurve) == "function")
   local bs = vae.backends()
-  assert(#bs >= 1 and bs[1].name == "naive" and #bs[1].description > 0)
+  assert(#bs >= 1 and bs[#bs].name == "naive" and #bs[1].description > 0)
   assert(type(vae.clock()) == "number")
 end)
 
@@ -29,7 +29,15 @@ test("matrices", function()
   assert(m:rows() == 2 and m:cols() == 3 and m:get(2, 3) == 6)
   m:set(1, 1, 9)
   assert(m:totable()[1][1] == 9 and m:col(2)[2] == 5)
-  assert(m:rowslice(2, 2):get(1, 1) == 4)
+  local s = m:subset(2, 2)
+  assert(s:rows() == 1 and s:cols() == 3 and s:get(1, 1) == 4)
+  s:set(1, 1, 7)
+  assert(m:get(2, 1) == 4, "subset is a copy")
+  assert(m:subset(2):rows() == 1 and m:subset():rows() == 2, "last defaults to the last row")
+  raises(function() m:subset(0, 1) end, { "subset", "bad range 0..1 of 2 rows" })
+  raises(function() m:subset(2, 3) end, { "bad range 2..3 of 2 rows" })
+  raises(function() m:subset(2, 1) end, { "bad range 2..1" })
+  raises(function() m:subset(1.5) end, { "number has no integer representation" })
   raises(function() m:get(3, 1) end, { "row out of range" })
   raises(function() vae.matrix { { 1, 2 }, { 3 } } end, { "row 2" })
   raises(function() vae.matrix { { 1, "x" } } end, { "row 1, column 2" })
@@ -37,6 +45,47 @@ test("matrices", function()
   m:close() -- idempotent
   raises(function() m:rows() end, { "closed" })
   assert(tostring(vae.matrix(2, 2, 1.5)):find("2 x 2"))
+end)
+
+test("backends: preference order and usability", function()
+  local bs = vae.backends()
+  local rank = { avx2 = 1, onednn = 2, openblas = 3, naive = 4 }
+  for i, b in ipairs(bs) do
+    assert(rank[b.name], "a known backend: " .. b.name)
+    if i > 1 then assert(rank[b.name] > rank[bs[i - 1].name], b.name .. " after " .. bs[i - 1].name) end
+    local ok, why = vae.backend_usable(b.name)
+    assert(ok == true and why == nil, b.name .. " listed, so usable")
+  end
+  assert(bs[#bs].name == "naive", "naive last")
+  -- a built backend left out of the list is unusable, with a reason
+  for name in pairs(rank) do
+    local listed = false
+    for _, b in ipairs(bs) do listed = listed or b.name == name end
+    local ok, okv = pcall(vae.backend_usable, name)
+    if ok and not listed then
+      local usable, why = vae.backend_usable(name)
+      assert(usable == false and type(why) == "string" and #why > 0, name .. ": false, why")
+    end
+    if not ok then assert(not listed and okv:find("unknown backend '" .. name .. "'"), okv) end
+  end
+  raises(function() vae.backend_usable("cuda") end, { "unknown backend 'cuda'", "naive" })
+  raises(function() vae.backend_usable() end, { "string expected" })
+end)
+
+test("threads: process-level set and read back", function()
+  local before = vae.threads()
+  assert(math.type(before) == "integer" and before >= 0)
+  vae.set_threads(2)
+  assert(vae.threads() == 2)
+  local m = assert(vae.model(with { backend = vae.backends()[1].name }))
+  assert(m:fit(vae.data.scurve { n = 40 }, { epochs = 1, batch = 8 }), "trains after set_threads")
+  m:close()
+  vae.set_threads(0)
+  assert(vae.threads() == 0, "0 = all cores")
+  raises(function() vae.set_threads(-1) end, { "thread count", "0 = all cores" })
+  raises(function() vae.set_threads(1.5) end, { "number has no integer representation" })
+  assert(vae.threads() == 0, "a refused count changes nothing")
+  vae.set_threads(before)
 end)
 
 test("s-curve data", function()
@@ -69,9 +118,11 @@ test("fit, evaluate, encode, decode, sample, log_likelihood", function()
   local lp = m:log_likelihood(d, 8)
   assert(lp > -ev.loss - 1, "IWAE k=8 is near or above the ELBO")
   assert(m:info().params > 0 and m:info().normalised)
-  -- on_epoch returning false stops early
-  h = m:fit(d, { epochs = 10, on_epoch = function(rec) return rec.epoch < 3 end })
-  assert(#h == 3)
+  -- on_epoch returning false stops early; epochs are counted over the model's
+  -- life (a second fit continues the first)
+  local calls = 0
+  h = m:fit(d, { epochs = 10, on_epoch = function() calls = calls + 1; return calls < 3 end })
+  assert(#h == 3 and h[1].epoch == 6 and h[3].epoch == 8, tostring(h[1].epoch))
   -- full batch
   assert(m:fit(d, { epochs = 1, batch = "full" }))
   m:close()
@@ -82,13 +133,16 @@ test("nil options and closing inside on_epoch", function()
   local d = vae.data.scurve(nil)
   local m = vae.model(base)
   assert(m:fit(d, nil))
+  -- the model and the data are busy for the whole fit: closing them is refused
   raises(function()
     m:fit(d, { epochs = 3, on_epoch = function() m:close() end })
-  end, { "closed" })
+  end, { "cannot close a model" })
   local m2 = vae.model(base)
   raises(function()
     m2:fit(d, { epochs = 3, validation = d, on_epoch = function() d.x:close() end })
-  end, { "closed" })
+  end, { "cannot close a matrix" })
+  raises(function() m2:fit(d, { on_epoch = function() error("epoch boom") end }) end, { "epoch boom" })
+  assert(m2:fit(d, { epochs = 1 }), "not left busy after a callback raised")
 end)
 
 test("same seed gives the same numbers", function()
@@ -126,14 +180,18 @@ local bad_configs = {
   { "unknown key", { input = 2, latent = 1, hiden = { 3 } }, { "unknown key 'hiden'", "allowed:" } },
   { "missing input", { latent = 1 }, { "'input' is required" } },
   { "missing latent", { input = 2 }, { "'latent' is required" } },
-  { "negative width", with { hidden = { 8, -3 } }, { "'hidden'[2]", ">= 1" } },
+  { "negative width", with { hidden = { 8, -3 } }, { "key 'hidden'", "item 2", "[1, 1000000]" } },
   { "width not a number", with { hidden = { "wide" } }, { "'hidden'[1]" } },
   { "hidden not a list", with { hidden = 8 }, { "'hidden'", "list of widths" } },
   { "fractional latent", with { latent = 1.5 }, { "'latent'", "integer" } },
   { "dropout 1", with { dropout = 1 }, { "'dropout'", "[0, 1)" } },
   { "dropout negative", with { dropout = -0.1 }, { "'dropout'" } },
   { "unknown activation", with { activation = "swish" }, { "'activation'", "'swish'", "relu", "softplus" } },
-  { "activation count", with { hidden = { 4, 4 }, activation = { "relu" } }, { "'activation'", "2 hidden layers" } },
+  { "activation count", with { hidden = { 4, 4 }, activation = { "relu", "tanh", "elu" } }, { "'activation'", "3 activations for 2 hidden layers" } },
+  { "head stack width zero", with { mean_hidden = { 0 } }, { "key 'mean_hidden'", "item 1" } },
+  { "shared head with layers", with { head = "shared", var_hidden = { 4 } }, { "key 'var_hidden'", "shared" } },
+  { "threads is process-level", with { threads = 2 }, { "unknown key 'threads'" } },
+  { "width as a string", with { latent = "2" }, { "'latent'", "must be an integer", "got string" } },
   { "unknown likelihood", with { likelihood = "poisson" }, { "'likelihood'", "bernoulli", "gaussian_logvar" } },
   { "unknown backend", with { backend = "cuda" }, { "'backend'", "cuda", "naive" } },
   { "unknown head", with { head = "diag" }, { "'head'", "logvar", "shared" } },
@@ -144,7 +202,6 @@ local bad_configs = {
   { "samples zero", with { samples = 0 }, { "'samples'" } },
   { "noise_var zero", with { likelihood = "gaussian", output = "none", noise_var = 0 }, { "'noise_var'" } },
   { "NaN beta", with { beta = 0 / 0 }, { "'beta'" } },
-  { "threads negative", with { threads = -2 }, { "'threads'" } },
   { "unknown init", with { init = "he" }, { "'init'", "xavier", "pytorch" } },
   { "seed not a number", with { seed = "one" }, { "'seed'" } },
   { "config not a table", "input=2", { "table expected" } },
@@ -155,12 +212,45 @@ for _, case in ipairs(bad_configs) do
   end)
 end
 
+test("config as data: config_keys, config_set, config_text", function()
+  local keys, byname = vae.config_keys(), {}
+  for _, k in ipairs(keys) do
+    assert(type(k.name) == "string" and #k.help > 5 and (k.section == "model" or k.section == "train"), k.name)
+    byname[k.name] = k
+  end
+  assert(byname.latent.type == "integer" and byname.lr.section == "train" and byname.lr.default == "0.001")
+  assert(byname.likelihood.values[1] == "bernoulli" and byname.activation.values)
+  local t = {}
+  assert(select(2, vae.config_set(t, "hidden=20,20")) == "model" and t.hidden[2] == 20)
+  vae.config_set(t, "activation=tanh")
+  vae.config_set(t, "kl=false")
+  vae.config_set(t, "beta=0.5")
+  local f = {}
+  assert(select(2, vae.config_set(f, "batch=full")) == "train" and f.batch == "full")
+  vae.config_set(f, "epochs=2")
+  raises(function() vae.config_set(t, "hiden=3") end, { "unknown key 'hiden'", "allowed:" })
+  raises(function() vae.config_set(t, "beta=lots") end, { "key 'beta'", "'lots'" })
+  raises(function() vae.config_set(t, "beta") end, { "key=value" })
+  t.input, t.latent = 2, 1
+  t.output, t.likelihood = "linear", "mse"
+  local m = assert(vae.model(t))
+  local text = m:config_text()
+  assert(text:find("^input=2 latent=1 hidden=20,20 activation=tanh,tanh ") and text:find(" kl=false "), text)
+  assert(#assert(m:fit(vae.data.scurve { n = 30 }, f)) == 2)
+  -- the text form builds the same model
+  local u = {}
+  for item in text:gmatch("%S+") do vae.config_set(u, item) end
+  assert(vae.model(u):config_text() == text)
+end)
+
 local bad_fit = {
   { "unknown fit key", { epoch = 3 }, { "unknown key 'epoch'", "epochs" } },
   { "epochs zero", { epochs = 0 }, { "'epochs'" } },
   { "lr negative", { lr = -1 }, { "'lr'" } },
   { "batch word", { batch = "half" }, { "'batch'" } },
   { "on_epoch not a function", { on_epoch = 3 }, { "'on_epoch'", "function" } },
+  { "model key in fit", { latent = 3 }, { "unknown key 'latent'", "validate_every" } },
+  { "epochs as a string", { epochs = "3" }, { "'epochs'", "integer" } },
 }
 for _, case in ipairs(bad_fit) do
   test("bad fit option: " .. case[1], function()
@@ -174,15 +264,16 @@ test("every backend listed, described and usable from a model", function()
   for _, b in ipairs(vae.backends()) do
     assert(type(b.name) == "string" and #b.description > 10, "backend described")
     names[#names + 1] = b.name
-    local m = assert(vae.model(with { backend = b.name, threads = 2 }))
+    vae.set_threads(2)
+    local m = assert(vae.model(with { backend = b.name }))
     local h = assert(m:fit(vae.data.scurve { n = 40 }, { epochs = 2, batch = 8 }))
     assert(#h == 2 and h[2].loss == h[2].loss, b.name .. " trains")
     assert(m:info().backend == b.name)
     m:close()
   end
-  assert(names[1] == "naive")
+  assert(names[#names] == "naive", "naive is listed last")
   raises(function() vae.model(with { backend = "cuda" }) end, { "backend", "cuda", "naive" })
-  raises(function() vae.model(with { threads = -1 }) end, { "threads" })
+  vae.set_threads(0)
 end)
 
 test("bench and uniform data bindings", function()
@@ -289,9 +380,10 @@ test("on_batch: progress records, stopping, errors, no closing mid-epoch", funct
   assert(#h == 2 and #seen == 8, #seen)
   assert(seen[1].epoch == 1 and seen[1].step == 1 and seen[1].steps == 4 and seen[1].rows == 32)
   assert(seen[8].epoch == 2 and seen[8].rows == 100 and seen[8].loss == seen[8].loss)
+  -- this model has trained 2 epochs: the next fit's second epoch is its fourth
   local r, err, partial = m:fit(data, { epochs = 3, batch = 32,
-    on_batch = function(b) if b.epoch == 2 and b.step == 3 then return false end end })
-  assert(r == nil and err:find("stopped at epoch 2, step 3") and #partial == 1, tostring(err))
+    on_batch = function(b) if b.epoch == 4 and b.step == 3 then return false end end })
+  assert(r == nil and err:find("stopped at epoch 4, step 3") and #partial == 1, tostring(err))
   raises(function() m:fit(data, { on_batch = function() error("boom") end }) end, { "boom" })
   raises(function() m:fit(data, { on_batch = function() m:close() end }) end, { "cannot close a model" })
   raises(function() m:fit(data, { on_batch = function() data.x:close() end }) end, { "cannot close a matrix" })
@@ -299,7 +391,7 @@ test("on_batch: progress records, stopping, errors, no closing mid-epoch", funct
   raises(function() m:fit(data, { on_batch = function() m:fit(data) end }) end, { "model is busy" })
   -- the data replaced and collected mid-epoch: fit keeps its own reference
   local tab = { x = vae.data.scurve { n = 100 }.x }
-  assert(m:fit(tab, { epochs = 2, batch = 32, validation = { x = tab.x:rowslice(1, 50) },
+  assert(m:fit(tab, { epochs = 2, batch = 32, validation = { x = tab.x:subset(1, 50) },
     on_batch = function() tab.x = vae.matrix(100, 2, 0.5); collectgarbage(); collectgarbage() end }))
   assert(m:fit(data, { epochs = 1 }), "not left busy")
   raises(function() m:fit(data, { on_batch = 5 }) end, { "on_batch", "function" })

@@ -34,10 +34,10 @@ test("MNIST as loaded: 60000 + 10000 images of 28x28, labels 0-9", function()
   assert(sum > 50 and sum < 200, "ink in the first test image: " .. sum)
 end)
 
-test("one epoch on 2000 images lowers the test loss (naive and the last backend listed)", function()
+test("one epoch on 2000 images lowers the test loss (naive and the fastest built)", function()
   local train = data.train:subset(1, 2000)
   local test_set = data.test:subset(1, 500)
-  for _, backend in ipairs { "naive", vae.backends()[#vae.backends()].name } do
+  for _, backend in ipairs { "naive", vae.backends()[1].name } do
     local m = assert(vae.model { input = 784, latent = 20, hidden = { 400 }, backend = backend, seed = 1 })
     local before = m:evaluate(test_set).loss
     local h = assert(m:fit(train, { epochs = 1, batch = 128, eps = 1e-8, validation = test_set }))

@@ -97,7 +97,7 @@ static void test_model_gradients_four_head_stacks(void)
     for (int i = 0; i < vae_backend_count(); i++) {
         const vae_backend *be = vae_backend_at(i);
         char why[160], name[96];
-        if (vae_backend_usable(be, why, sizeof why)) continue;
+        if (!vae_backend_usable(be, why, sizeof why)) continue;
         vae_config c;
         small_config(&c, VAE_HEAD_LOGVAR, VAE_LIK_GAUSSIAN_LOGVAR);
         vae_error err;
@@ -117,7 +117,7 @@ static void test_model_gradients_without_hidden(void)
 {
     vae_config c;
     small_config(&c, VAE_HEAD_LOGVAR, VAE_LIK_GAUSSIAN);
-    c.enc.n = c.dec.n = 0; /* linear encoder and decoder */
+    c.enc.n = c.enc.n_act = c.dec.n = c.dec.n_act = 0; /* linear encoder and decoder */
     check_model_gradients("no hidden layers", &c);
 }
 
@@ -380,7 +380,7 @@ static void compare_backends(const char *what, vae_config *cfg, const vae_mat *X
     for (int i = 0; i < vae_backend_count(); i++) {
         const vae_backend *be = vae_backend_at(i);
         char why[128];
-        if (be == &vae_backend_naive || (be->available && be->available(why, sizeof why))) continue;
+        if (be == &vae_backend_naive || !vae_backend_usable(be, why, sizeof why)) continue;
         cfg->backend = be;
         vae_set_threads(2);
         if (train_record(cfg, X, epochs, batch, run1, &eval1)) continue;
