@@ -120,6 +120,23 @@ test("stats: median, quantiles, normal quantile, Spearman", function()
   assert(stats.spearman({ 1, 2, 3 }, { 3, 2, 1 }) == -1)
 end)
 
+test("--set routes model keys to the model config and train keys to fit's options, after the script's", function()
+  -- a stand-in for vae.config_set with two keys, one per section
+  local fake = { config_set = function(tbl, text)
+    local key, value = text:match("^([%w_]+)=(.*)$")
+    if key == "latent" then tbl.latent = assert(math.tointeger(tonumber(value)), "latent: expected an integer"); return key, "model" end
+    if key == "lr" then tbl.lr = assert(tonumber(value), "lr: expected a number"); return key, "train" end
+    error("unknown config key '" .. tostring(key) .. "'", 0)
+  end }
+  local model, fit = { latent = 1, hidden = { 4 } }, { lr = 1e-3, epochs = 2 }
+  experiment.apply_sets(fake, { "latent=3", "lr=0.5" }, model, fit)
+  assert(model.latent == 3 and fit.lr == 0.5 and fit.epochs == 2 and model.hidden[1] == 4 and not model.lr)
+  local check = experiment.config_checker(fake)
+  assert(check("lr=2") == "lr=2")
+  local v, msg = check("widths=3")
+  assert(v == nil and msg:find("widths", 1, true), tostring(msg))
+end)
+
 local scurve = dofile(root .. "/experiments/scurve.lua")
 local bench = dofile(root .. "/experiments/bench.lua")
 
