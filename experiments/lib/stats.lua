@@ -1,4 +1,5 @@
--- Small statistics for result tables.
+-- Small statistics for result tables: mean, median, quantiles, Pearson and
+-- Spearman correlation, the normal CDF and quantile, PCA.
 local M = {}
 
 -- Ranks with ties given their average rank.
@@ -103,6 +104,50 @@ function M.pca2(rows)
     proj[i] = p
   end
   return proj, shares
+end
+
+
+-- The median of a list of numbers (the list is not changed).
+function M.median(v)
+  local s = {}
+  for i = 1, #v do s[i] = v[i] end
+  table.sort(s)
+  local n = #s
+  if n == 0 then return nil end
+  return n % 2 == 1 and s[(n + 1) // 2] or (s[n // 2] + s[n // 2 + 1]) / 2
+end
+
+-- The q-quantile (0 <= q <= 1) of a list of numbers, interpolating linearly
+-- between order statistics (type 7, R's default; q = 0.5 is the median).
+function M.quantile(v, q)
+  local s = {}
+  for i = 1, #v do s[i] = v[i] end
+  table.sort(s)
+  local n = #s
+  if n == 0 then return nil end
+  local h = (n - 1) * q + 1
+  local lo = math.floor(h)
+  if lo >= n then return s[n] end
+  return s[lo] + (h - lo) * (s[lo + 1] - s[lo])
+end
+
+-- The standard normal CDF, 0.5 erfc(-x / sqrt 2) via the Abramowitz-Stegun
+-- 7.1.26 erf (accurate to 1.5e-7: plenty for grid points).
+function M.normal_cdf(x)
+  local t = 1 / (1 + 0.3275911 * math.abs(x) / math.sqrt(2))
+  local y = 1 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t
+    + 0.254829592) * t * math.exp(-x * x / 2)
+  return x >= 0 and 0.5 * (1 + y) or 0.5 * (1 - y)
+end
+
+-- The standard normal quantile, by bisection on normal_cdf.
+function M.normal_quantile(p)
+  local lo, hi = -10, 10
+  for _ = 1, 100 do
+    local mid = (lo + hi) / 2
+    if M.normal_cdf(mid) < p then lo = mid else hi = mid end
+  end
+  return (lo + hi) / 2
 end
 
 return M
