@@ -87,9 +87,11 @@ fail() {
         if [ -n "${2:-}" ]; then tail -n 15 "$2"; fi
     } >"$MARK" 2>/dev/null || true
     echo "mnist: $1" >&2
-    if [ -n "${2:-}" ]; then
+    if [ -s "${2:-}" ]; then
         echo "mnist: its last lines:" >&2
         tail -n 15 "$2" | sed 's/^/  | /' >&2
+    elif [ -n "${2:-}" ]; then
+        echo "mnist: it printed nothing" >&2
     fi
     what_to_do
     echo "mnist: this failure is remembered for $RETRY_AFTER s: until then fetches into $DIR fail at once;" \
@@ -123,6 +125,7 @@ fi
 
 TMP=$(mktemp -d "$DIR/.fetch.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
+trap 'exit 130' INT TERM
 # Bounded waits: npm's defaults (2 retries after 10 s and 60 s) took 70 s to
 # report a certificate error. The environment's own npm_config_* settings win.
 export npm_config_fetch_retries="${npm_config_fetch_retries:-1}"
