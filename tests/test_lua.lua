@@ -296,7 +296,7 @@ end)
 
 -- idx files crafted here: magic (0, 0, type, ndims), big-endian sizes, data.
 local function idx_file(name, type_byte, dims, data_bytes)
-  local path = os.tmpname() .. "-" .. name
+  local path = tap.tmpdir() .. "/" .. name
   local f = assert(io.open(path, "wb"))
   f:write(string.char(0, 0, type_byte, #dims))
   for _, d in ipairs(dims) do f:write(string.pack(">I4", d)) end

@@ -59,8 +59,7 @@ local function exists(path)
 end
 
 test("experiments/mnist.lua end to end on a subset", function()
-  local out = os.tmpname()
-  os.remove(out)
+  local out = tap.tmpdir() .. "/mnist-out"
   local lua = os.getenv("LUA") or "lua5.4"
   local cmd = string.format("%s %s/experiments/mnist.lua --config keras --epochs 2 --train 1000 --test 300 --k 5 --out %s --quiet",
     lua, root, out)

