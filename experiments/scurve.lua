@@ -1,5 +1,6 @@
--- The s-curve ablation of seed 004: a VAE on 300 points of a 2-D "S" whose true
--- 1-D parameter x is known, so we can measure whether the latent recovers it.
+-- The s-curve ablation of the Keras s-curve VAE ablation notebook
+-- (docs/experiments.md): a VAE on 300 points of a 2-D "S" whose true 1-D
+-- parameter x is known, so we can measure whether the latent recovers it.
 -- Writes history.tsv, summary.tsv and five charts into --out (results/scurve).
 package.path = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/lib/?.lua;" .. package.path
 local common = require "common"

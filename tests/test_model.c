@@ -412,7 +412,7 @@ const test_case model_tests[] = {
     { "model gradients, every head and likelihood", test_model_gradients },
     { "model gradients without hidden layers", test_model_gradients_without_hidden },
     { "training lowers the s-curve loss", test_training_lowers_loss },
-    { "KL off reconstructs the s-curve better (seed 004)", test_kl_off_reconstructs_better },
+    { "KL off reconstructs the s-curve better (Keras s-curve notebook)", test_kl_off_reconstructs_better },
     { "same seed, same numbers", test_determinism },
     { "importance-weighted log p(x) bounds", test_iwae_bounds_elbo },
     { "errors name the field, row or step", test_errors },
