@@ -1,6 +1,6 @@
 /* The backend vtable: a table of function pointers chosen at run time by name.
  *
- * Contract for every slot (DESIGN.md):
+ * Contract for every slot (docs/design.md):
  *  - row-major (batch x features); outputs after inputs; inputs are const;
  *  - dense weights W are (n_in x n_out), so y = act(x W + b);
  *  - parameter gradients ACCUMULATE (+=); the optimizer zeroes them;

@@ -6,11 +6,11 @@
 #include "rng.h"
 
 typedef enum vae_head {
-    VAE_HEAD_LOGVAR = 0, /* r = log sigma^2                    (Keras, seed 004) */
-    VAE_HEAD_SOFTPLUS,   /* sigma = 1e-6 + softplus(r)         (ADCME, seed 001) */
-    VAE_HEAD_EXP,        /* sigma = exp(r)                     (Pyro, seed 002)  */
+    VAE_HEAD_LOGVAR = 0, /* r = log sigma^2                    (Keras notebook)  */
+    VAE_HEAD_SOFTPLUS,   /* sigma = 1e-6 + softplus(r)         (ADCME tutorial)  */
+    VAE_HEAD_EXP,        /* sigma = exp(r)                     (Pyro tutorial)   */
     VAE_HEAD_SHARED,     /* sigma^2 = softplus(rho), ONE rho for all points and dims
-                            (MXFusion, seed 000); no variance head layer */
+                            (MXFusion tutorial); no variance head layer */
     VAE_HEAD_COUNT
 } vae_head;
 

@@ -121,7 +121,7 @@ static void test_model_gradients_without_hidden(void)
     check_model_gradients("no hidden layers", &c);
 }
 
-/* Config A of seed 004 on the s-curve: 2-100-1 relu, dropout 0.2, BCE + KL. */
+/* S-curve config A (docs/experiments.md): 2-100-1 relu, dropout 0.2, BCE + KL. */
 static void scurve_config(vae_config *c, int latent, vae_act act, vae_act out, vae_likelihood lik)
 {
     config_from(c, "input=2 hidden=20,20");
@@ -403,7 +403,7 @@ done:
     free(ref); free(run1); free(run2);
 }
 
-/* Config A of seed 004 (2-100-1 relu, dropout 0.2, BCE + KL, batch 32, 500 epochs). */
+/* S-curve config A (2-100-1 relu, dropout 0.2, BCE + KL, batch 32, 500 epochs). */
 static void test_backends_scurve(void)
 {
     vae_mat *X, *T;
@@ -439,7 +439,7 @@ const test_case model_tests[] = {
     { "model gradients, four heads with hidden layers, every backend",
       test_model_gradients_four_head_stacks },
     { "training lowers the s-curve loss", test_training_lowers_loss },
-    { "KL off reconstructs the s-curve better (seed 004)", test_kl_off_reconstructs_better },
+    { "KL off reconstructs the s-curve better (Keras s-curve notebook)", test_kl_off_reconstructs_better },
     { "same seed, same numbers", test_determinism },
     { "importance-weighted log p(x) bounds", test_iwae_bounds_elbo },
     { "errors name the field, row or step", test_errors },
