@@ -75,11 +75,6 @@ int check_name(lua_State *L, const char *what, const char *key, const char *name
                const char *const *names, int count, int parsed);
 /* An activation name, or raises listing the allowed ones. */
 int parse_act(lua_State *L, const char *what, const char *key, const char *name);
-/* key = {w1, w2, ...} into w (at most VAE_MAX_HIDDEN); returns the count or -1 when absent. */
-int opt_widths(lua_State *L, int idx, const char *what, const char *key, int *w);
-/* key = "relu" (every layer) or {"elu", "tanh"} (one per layer) into acts[n];
- * returns 0 when absent. */
-int opt_acts(lua_State *L, int idx, const char *what, const char *key, int n, vae_act *acts);
 
 /* ---------- matrices and data sets (data.c) ---------- */
 
