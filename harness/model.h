@@ -94,6 +94,9 @@ void vae_model_zero_grads(vae_model *m);
 /* Learned scalars: the shared posterior variance and the learned noise variance
  * (NaN when the model has no such parameter). */
 float vae_model_posterior_var(const vae_model *m);
-float vae_model_noise_var(const vae_model *m);
+float vae_model_noise_var(const vae_model *m); /* NaN too with noise_per_feature */
+/* The learned noise variances (noise_per_feature: one per feature) into out
+ * (nullable); returns how many there are (0 when the model learns none). */
+int vae_model_noise_vars(const vae_model *m, float *out);
 
 #endif
