@@ -587,6 +587,33 @@ int vae_decode(vae_model *m, const vae_mat *z, vae_mat *out, vae_error *err)
     return VAE_OK;
 }
 
+int vae_decode_logvar(vae_model *m, const vae_mat *z, vae_mat *out, vae_error *err)
+{
+    const int L = m->cfg.latent, D = m->cfg.input;
+    if (!m->dec_var.n)
+        return vae_fail(err, "decode log-variance: likelihood '%s' has no decoder variance head",
+                        vae_likelihood_names[m->cfg.likelihood]);
+    if (!z || z->cols != L || z->rows < 1)
+        return vae_fail(err, "decode input: expected n x %d (latent), got %d x %d", L,
+                        z ? z->rows : 0, z ? z->cols : 0);
+    if (check_shape(out, z->rows, D, "decode output", err)) return VAE_FAIL;
+    int chunk = z->rows < EVAL_CHUNK ? z->rows : EVAL_CHUNK;
+    if (ensure_rows(m, chunk, err)) return VAE_FAIL;
+    for (int start = 0; start < z->rows; start += chunk) {
+        int b = z->rows - start < chunk ? z->rows - start : chunk;
+        if (decode_rows(m, z->v + (size_t)start * L, b, 0, NULL, err)) return VAE_FAIL;
+        float *o = out->v + (size_t)start * D;
+        memcpy(o, dec_logvar(m), (size_t)b * D * sizeof(float));
+        if (m->cfg.likelihood == VAE_LIK_GAUSSIAN_LOGVAR_MEAN)
+            for (int r = 0; r < b; r++) { /* the one variance of the row, as the likelihood uses */
+                double mean = 0;
+                for (int j = 0; j < D; j++) mean += o[(size_t)r * D + j];
+                for (int j = 0; j < D; j++) o[(size_t)r * D + j] = (float)(mean / D);
+            }
+    }
+    return VAE_OK;
+}
+
 int vae_reconstruct(vae_model *m, const vae_dataset *x, vae_mat *out, vae_error *err)
 {
     vae_mat *mu = vae_mat_new(x ? x->rows : 0, m->cfg.latent);
