@@ -47,6 +47,8 @@ M.spec = {
   { name = "n", default = 200, help = "rows of data (90% train, 10% test)", check = experiment.positive_int },
   { name = "p", default = 100, help = "features", check = experiment.positive_int },
   { name = "epochs", default = 200, help = "passes over the training rows", check = experiment.positive_int },
+  { name = "seeds", default = 1, neutral = true, check = experiment.positive_int,
+    help = "N > 1: run seeds seed..seed+N-1 (tables only, in temporary folders) and write their scores, mean and sd into seeds.tsv" },
 }
 for _, s in ipairs(experiment.common_options(vae, { backend = "naive",
     out_help = "output folder (default: results/factor/<variance>/, see above)" })) do
@@ -68,8 +70,61 @@ local function score(model, data, rows, truth_z, g)
   return mu, recon, sq / (n * p)
 end
 
+local function sd(v, m)
+  if #v < 2 then return 0 end
+  local s = 0
+  for _, x in ipairs(v) do s = s + (x - m) ^ 2 end
+  return math.sqrt(s / (#v - 1))
+end
+
+-- --seeds N: one run per seed into a temporary folder; seeds.tsv gets a row per
+-- seed, then mean and sd rows. Returns the mean row (a summary-like table).
+local function run_seeds(opts, given)
+  local rows, by_score = {}, {}
+  for k = 0, opts.seeds - 1 do
+    local one = {}
+    for key, v in pairs(given) do one[key] = v end
+    local tmp = os.tmpname()
+    os.remove(tmp)
+    one.seeds, one.seed, one.out, one["no-charts"] = 1, opts.seed + k, tmp, true
+    local s, err = M.run(one)
+    os.execute("rm -rf " .. experiment.shell_quote(tmp))
+    if not s then return nil, err end
+    local row = { tostring(s.seed) }
+    for i, c in ipairs(M.SCORES) do
+      row[#row + 1] = s[c]
+      by_score[i] = by_score[i] or {}
+      by_score[i][#by_score[i] + 1] = s[c]
+    end
+    rows[#rows + 1] = row
+  end
+  local mean_row, sd_row, summary = { "mean" }, { "sd" }, { seeds = opts.seeds }
+  for i, c in ipairs(M.SCORES) do
+    local m = stats.mean(by_score[i])
+    mean_row[#mean_row + 1], sd_row[#sd_row + 1] = m, sd(by_score[i], m)
+    summary[c], summary[c .. "_sd"] = m, sd_row[#sd_row]
+  end
+  rows[#rows + 1], rows[#rows + 2] = mean_row, sd_row
+  local out, why = experiment.output_dir(M.spec, opts, "factor", opts.variance)
+  experiment.mkdir(out)
+  local cols = { "seed" }
+  for _, c in ipairs(M.SCORES) do cols[#cols + 1] = c end
+  results.write_tsv(out .. "/seeds.tsv", {
+    experiment = "factor (the Keras factor-model post), over seeds", variance = opts.variance,
+    seeds = string.format("%d..%d", opts.seed, opts.seed + opts.seeds - 1), backend = opts.backend,
+    epochs = opts.epochs, n = opts.n, p = opts.p,
+  }, cols, rows)
+  io.stdout:write("wrote ", experiment.display(out), "/seeds.tsv (", why, ")\n")
+  summary.out = out
+  return summary
+end
+
+M.SCORES = { "n", "p", "elbo_test", "g_mse", "g_mse_test", "mean_sigma2", "g_mse_ratio",
+  "spearman_abs", "sigma_rmse", "sigma_abs_log" }
+
 function M.run(given)
   local opts = experiment.check_options(M.spec, given)
+  if opts.seeds > 1 then return run_seeds(opts, given or {}) end
   local t_start = vae.clock()
   local n, p, epochs = opts.n, opts.p, opts.epochs
   local n_train = math.floor(0.9 * n + 0.5)
@@ -220,8 +275,6 @@ function M.run(given)
     seconds_per_epoch = seconds_per_epoch, train_seconds = train_seconds,
     wall_seconds = vae.clock() - t_start, peak_rss_mb = experiment.peak_rss_mb(),
   }
-  M.SCORES = { "n", "p", "elbo_test", "g_mse", "g_mse_test", "mean_sigma2", "g_mse_ratio",
-    "spearman_abs", "sigma_rmse", "sigma_abs_log" }
   results.write_summary(out .. "/summary.tsv", meta, summary, M.SCORES)
 
   io.stdout:write(string.format("variance %s seed %d: test ELBO %.3f  g mse %.4f (%.3f of mean sigma^2)  |spearman| %.3f  sigma rmse %.4f  mean |log ratio| %.3f  train %.2f s\n",
