@@ -1,4 +1,4 @@
--- The nonlinear one-factor model of the Keras factor-model post :
+-- The nonlinear one-factor model of the TensorFlow blog post on a nonlinear factor model :
 -- Z ~ N(0, 1), X_j = g_j(Z) + eps_j, eps_j ~ N(0, sigma_j^2), with a known truth
 -- (harness/data.h has the family of g_j), fitted by the post's VAE. run(opts)
 -- trains one noise model and writes history.tsv, summary.tsv, the chart tables
@@ -25,7 +25,7 @@ M.VARIANCE_NAMES = { "per-example", "per-feature", "learned" }
 M.usage = [[
 usage: lua experiments/factor.lua [options]
 
-Fits the nonlinear one-factor model of the Keras factor-model post 
+Fits the nonlinear one-factor model of the TensorFlow blog post on a nonlinear factor model 
 to data with a known truth (vae.data.factor: Z ~ N(0,1), X_j = g_j(Z) + eps_j),
 90% of the rows for training, the last 10% as the test set. The post's model:
 encoder trunk 100-100 relu, mean and log-variance heads 100(relu)-1; decoder
@@ -110,7 +110,7 @@ local function run_seeds(opts, given)
   local cols = { "seed" }
   for _, c in ipairs(M.SCORES) do cols[#cols + 1] = c end
   results.write_tsv(out .. "/seeds.tsv", {
-    experiment = "factor (the Keras factor-model post), over seeds", variance = opts.variance,
+    experiment = "factor (the TensorFlow blog post on a nonlinear factor model), over seeds", variance = opts.variance,
     seeds = string.format("%d..%d", opts.seed, opts.seed + opts.seeds - 1), backend = opts.backend,
     epochs = opts.epochs, n = opts.n, p = opts.p,
   }, cols, rows)
@@ -200,7 +200,7 @@ function M.run(given)
   local out, why = experiment.output_dir(M.spec, opts, "factor", opts.variance)
   experiment.mkdir(out)
   local meta = {
-    experiment = "factor (the Keras factor-model post)",
+    experiment = "factor (the TensorFlow blog post on a nonlinear factor model)",
     variance = opts.variance, backend = opts.backend, seed = opts.seed, epochs = epochs,
     data = string.format("vae.data.factor n=%d p=%d seed=%d; rows 1-%d train, %d-%d test", n, p,
       opts.seed, n_train, n_train + 1, n),

@@ -16,8 +16,8 @@ int vae_scurve(int n, uint64_t seed, vae_mat **X, vae_mat **truth, vae_error *er
  * data for benchmarks (the timing of a dense VAE does not depend on the values). */
 int vae_uniform(int rows, int cols, uint64_t seed, vae_mat **X, vae_error *err);
 
-/* The nonlinear one-factor model of the Keras factor-model post (seed 003, with a
- * known truth): Z ~ N(0, 1), X_ij = g_j(Z_i) + sigma_j eps_ij, eps ~ N(0, 1).
+/* The nonlinear one-factor model of the TensorFlow blog post on a nonlinear factor
+ * model, with a known truth: Z ~ N(0, 1), X_ij = g_j(Z_i) + sigma_j eps_ij, eps ~ N(0, 1).
  * Feature j takes family j % 4, with parameters a, b, c, d drawn per feature:
  *   0  a tanh(b z + c) + d z        a ~ U(1, 2), b ~ U(1, 3), c ~ U(-1, 1), d ~ U(-0.3, 0.3)
  *   1  a z^2 / 2 + b z + c          a ~ U(-1, 1), b ~ U(0.5, 1.5) (a random sign), c ~ U(-1, 1)

@@ -15,7 +15,8 @@ typedef enum vae_likelihood {
     VAE_LIK_GAUSSIAN_LEARNED, /* Gaussian, one learned variance softplus(rho) */
     VAE_LIK_GAUSSIAN_LOGVAR,  /* Gaussian, the decoder predicts a log-variance per feature */
     VAE_LIK_GAUSSIAN_LOGVAR_MEAN, /* the same head, its log-variance averaged over the features:
-                                     one variance per example (Keras seed 003) */
+                                     one variance per example (the TensorFlow
+                                     blog post on a nonlinear factor model) */
     VAE_LIK_COUNT
 } vae_likelihood;
 

@@ -289,7 +289,7 @@ test("factor on the command line: end to end with charts; bad options exit 2", f
   code, text = sh(lua .. " " .. script .. " --set decoder_var_hidden=0")
   assert(code == 2 and has(text, "decoder_var_hidden"), code .. text)
   code, text = sh(lua .. " " .. script .. " --help")
-  assert(code == 0 and has(text, "--variance") and has(text, "Keras factor-model post"), text)
+  assert(code == 0 and has(text, "--variance") and has(text, "TensorFlow blog post on a nonlinear factor model"), text)
   os.execute("rm -rf " .. q(out))
 end)
 

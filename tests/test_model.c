@@ -113,7 +113,7 @@ static void test_model_gradients_four_head_stacks(void)
     }
 }
 
-/* The nonlinear factor model's topology (seed 003, widths reduced): relu trunks,
+/* The nonlinear factor model's topology (the TensorFlow factor-model post's, widths reduced): relu trunks,
  * every head with a relu hidden layer, latent 1, linear output; its three noise
  * models (decoder log-variance per feature, averaged per example, one learned
  * variance per feature) on every usable backend. Central differences (step 1e-2)
