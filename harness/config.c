@@ -50,7 +50,7 @@ static const vae_key keys[] = {
     { .name = "decoder_mean_activation", STACK(dec_mean), ACTS,
       .help = "their activations (default: the decoder trunk's first)" },
     { .name = "decoder_var_hidden", STACK(dec_var), WIDTHS, .def = "",
-      .help = "hidden widths of the decoder's log-variance head (gaussian_logvar)" },
+      .help = "hidden widths of the decoder's log-variance head (gaussian_logvar(_mean))" },
     { .name = "decoder_var_activation", STACK(dec_var), ACTS,
       .help = "their activations (default: the decoder trunk's first)" },
     { .name = "output", MODEL(output_act), NAME(vae_act_names, VAE_ACT_COUNT), .def = "sigmoid",
@@ -58,9 +58,12 @@ static const vae_key keys[] = {
     { .name = "head", MODEL(head), NAME(vae_head_names, VAE_HEAD_COUNT), .def = "logvar",
       .help = "posterior scale: logvar, softplus (1e-6 + softplus), exp, or one shared variance" },
     { .name = "likelihood", MODEL(likelihood), NAME(vae_likelihood_names, VAE_LIK_COUNT),
-      .def = "bernoulli", .help = "p(x|z) (mse is a summed squared error, not normalised)" },
+      .def = "bernoulli", .help = "p(x|z) (mse is a summed squared error, not normalised; "
+      "gaussian_logvar_mean averages the decoder's log-variances: one variance per example)" },
     { .name = "noise_var", MODEL(noise_var), NUM(0, 1, 1e6, 0), .def = "1",
       .help = "gaussian: the noise variance; gaussian_learned: its initial value" },
+    { .name = "noise_per_feature", MODEL(noise_per_feature), .type = VAE_KEY_BOOL, .def = "false",
+      .help = "gaussian_learned: one learned variance per feature, independent of z" },
     { .name = "posterior_var", MODEL(posterior_var), NUM(0, 1, 1e6, 0), .def = "1e-06",
       .help = "head=shared: the initial posterior variance" },
     { .name = "clamp", MODEL(clamp_eps), NUM(0, 1, 0.5, 1), .def = "1e-07",
@@ -497,9 +500,12 @@ int vae_config_check(const vae_config *c, vae_error *err)
                         vae_likelihood_names[c->likelihood], vae_act_names[c->output_act]);
     if (c->head == VAE_HEAD_SHARED && c->enc_var.n > 0)
         return vae_fail(err, "key 'var_hidden': head 'shared' has no variance head layers");
-    if (c->likelihood != VAE_LIK_GAUSSIAN_LOGVAR && c->dec_var.n > 0)
+    if (!vae_likelihood_has_logvar(c->likelihood) && c->dec_var.n > 0)
         return vae_fail(err, "key 'decoder_var_hidden': likelihood '%s' has no decoder "
                              "variance head", vae_likelihood_names[c->likelihood]);
+    if (c->noise_per_feature && c->likelihood != VAE_LIK_GAUSSIAN_LEARNED)
+        return vae_fail(err, "key 'noise_per_feature': needs likelihood 'gaussian_learned' "
+                             "(got '%s')", vae_likelihood_names[c->likelihood]);
     return VAE_OK;
 }
 

@@ -31,11 +31,12 @@ typedef struct vae_config {
     int input, latent;
     vae_stack enc, dec;          /* the trunks: hidden layers shared by a side's heads */
     vae_stack enc_mean, enc_var; /* encoder heads' own hidden layers (empty by default) */
-    vae_stack dec_mean, dec_var; /* decoder heads' (dec_var: gaussian_logvar only) */
+    vae_stack dec_mean, dec_var; /* decoder heads' (dec_var: gaussian_logvar(_mean) only) */
     vae_act output_act;          /* on the decoder's mean output */
     vae_head head;
     vae_likelihood likelihood;
     float noise_var;     /* gaussian: the variance; gaussian_learned: its initial value */
+    int noise_per_feature; /* gaussian_learned: one learned variance per feature (D of them) */
     float posterior_var; /* shared head: the initial posterior variance */
     float clamp_eps;     /* (c)Bernoulli output clamp */
     int kl;              /* 0 turns the KL term off: a plain (noisy) autoencoder */

@@ -7,7 +7,8 @@
 #include "posterior.h"
 
 const char *const vae_likelihood_names[VAE_LIK_COUNT] = {
-    "bernoulli", "cbernoulli", "gaussian", "mse", "gaussian_learned", "gaussian_logvar"
+    "bernoulli", "cbernoulli", "gaussian", "mse", "gaussian_learned", "gaussian_logvar",
+    "gaussian_logvar_mean"
 };
 
 int vae_likelihood_parse(const char *name)
@@ -18,6 +19,11 @@ int vae_likelihood_parse(const char *name)
 }
 
 int vae_likelihood_normalised(vae_likelihood kind) { return kind != VAE_LIK_MSE; }
+
+int vae_likelihood_has_logvar(vae_likelihood kind)
+{
+    return kind == VAE_LIK_GAUSSIAN_LOGVAR || kind == VAE_LIK_GAUSSIAN_LOGVAR_MEAN;
+}
 
 static const double LOG_2PI = 1.8378770664093453;
 
@@ -119,8 +125,20 @@ int vae_likelihood_eval(const vae_lik_args *a, const float *x, int x_rows, const
                 if (g) g[j] = (float)(scale * 2.0 * e);
             }
             break;
-        case VAE_LIK_GAUSSIAN:
-        case VAE_LIK_GAUSSIAN_LEARNED: {
+        case VAE_LIK_GAUSSIAN_LEARNED:
+            if (a->noise_raws) { /* sigma_j^2 = softplus(rho_j), one per feature */
+                for (int j = 0; j < D; j++) {
+                    double vj = vae_softplus(a->noise_raws[j]), e = (double)o[j] - xr[j];
+                    s += e * e / (2.0 * vj) + 0.5 * (LOG_2PI + log(vj));
+                    if (g) g[j] = (float)(scale * e / vj);
+                    if (dnoise_raw)
+                        dnoise_raw[j] += scale * (-e * e / (2.0 * vj * vj) + 0.5 / vj) *
+                                         vae_sigmoid(a->noise_raws[j]);
+                }
+                break;
+            }
+            /* fall through */
+        case VAE_LIK_GAUSSIAN: {
             double sq = 0.0;
             for (int j = 0; j < D; j++) {
                 double e = (double)o[j] - xr[j];
@@ -142,6 +160,26 @@ int vae_likelihood_eval(const vae_lik_args *a, const float *x, int x_rows, const
             }
             break;
         }
+        case VAE_LIK_GAUSSIAN_LOGVAR_MEAN: {
+            /* v = exp(mean_j lv_j) for every feature of the row; d nll / d lv_j =
+             * (1/D) sum_k 0.5 (1 - e_k^2 / v) */
+            const float *lv = logvar + (size_t)r * D;
+            double lbar = 0.0, sq = 0.0;
+            for (int j = 0; j < D; j++) lbar += lv[j];
+            lbar /= D;
+            double prec = exp(-lbar);
+            for (int j = 0; j < D; j++) {
+                double e = (double)o[j] - xr[j];
+                sq += e * e;
+                if (g) g[j] = (float)(scale * e * prec);
+            }
+            s = 0.5 * (sq * prec + D * (lbar + LOG_2PI));
+            if (dlogvar) {
+                float gl = (float)(scale * 0.5 * (D - sq * prec) / D);
+                for (int j = 0; j < D; j++) dlogvar[(size_t)r * D + j] = gl;
+            }
+            break;
+        }
         default:
             return vae_fail(err, "unknown likelihood %d", (int)a->kind);
         }
@@ -150,7 +188,7 @@ int vae_likelihood_eval(const vae_lik_args *a, const float *x, int x_rows, const
                             "data or output)", vae_likelihood_names[a->kind], r + 1);
         nll[r] = s;
     }
-    if (dnoise_raw && a->kind == VAE_LIK_GAUSSIAN_LEARNED) {
+    if (dnoise_raw && a->kind == VAE_LIK_GAUSSIAN_LEARNED && !a->noise_raws) {
         *dnoise_raw += scale * dvar_sum * vae_sigmoid(a->noise_raw); /* d softplus / d rho */
     }
     return VAE_OK;

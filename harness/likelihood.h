@@ -14,6 +14,9 @@ typedef enum vae_likelihood {
     VAE_LIK_MSE,           /* sum of squared errors: NOT a normalised likelihood */
     VAE_LIK_GAUSSIAN_LEARNED, /* Gaussian, one learned variance softplus(rho) */
     VAE_LIK_GAUSSIAN_LOGVAR,  /* Gaussian, the decoder predicts a log-variance per feature */
+    VAE_LIK_GAUSSIAN_LOGVAR_MEAN, /* the same head, its log-variance averaged over the features:
+                                     one variance per example (the TensorFlow
+                                     blog post on a nonlinear factor model) */
     VAE_LIK_COUNT
 } vae_likelihood;
 
@@ -21,6 +24,8 @@ extern const char *const vae_likelihood_names[VAE_LIK_COUNT];
 int vae_likelihood_parse(const char *name); /* -1 when unknown */
 /* Whether exp(-nll) is a normalised density/mass (needed for log p(x) estimates). */
 int vae_likelihood_normalised(vae_likelihood kind);
+/* Whether the decoder has a log-variance head for this likelihood. */
+int vae_likelihood_has_logvar(vae_likelihood kind);
 
 typedef struct vae_lik_args {
     vae_likelihood kind;
@@ -28,12 +33,13 @@ typedef struct vae_lik_args {
     float clamp_eps;  /* (c)Bernoulli: outputs are clamped to [eps, 1 - eps] */
     float noise_var;  /* gaussian: the fixed variance */
     float noise_raw;  /* gaussian_learned: rho, with variance softplus(rho) */
+    const float *noise_raws; /* gaussian_learned per feature: D rhos (NULL: noise_raw for all) */
 } vae_lik_args;
 
 /* nll[r] = -log p(x_{r % x_rows} | out_r) for r < rows.
  * If dout is not NULL it is overwritten with scale * d nll[r] / d out (and dlogvar
- * likewise, for gaussian_logvar); *dnoise_raw gets scale * sum d nll / d rho added
- * (gaussian_learned). Fails, naming the row, on a non-finite value. */
+ * likewise, for gaussian_logvar(_mean)); *dnoise_raw gets scale * sum d nll / d rho
+ * added (gaussian_learned; with noise_raws, dnoise_raw holds D sums, one per rho_j). Fails, naming the row, on a non-finite value. */
 int vae_likelihood_eval(const vae_lik_args *a, const float *x, int x_rows, const float *out,
                         const float *logvar, int rows, int D, double *nll, float *dout,
                         float *dlogvar, float scale, double *dnoise_raw, vae_error *err);

@@ -91,8 +91,11 @@ struct vae_model {
     net enc_mean, enc_var;         /* heads: hidden layers, then a linear output of latent
                                       width; enc_var is empty for the shared head */
     net dec_mean, dec_var;         /* the mean ends in cfg.output_act; dec_var (log-variance,
-                                      linear) only for gaussian_logvar */
-    float *shared_raw, *noise_raw; /* views of learned scalars (NULL if absent) */
+                                      linear) only for gaussian_logvar(_mean) */
+    float *shared_raw, *noise_raw; /* views of learned scalars (NULL if absent); noise_raw
+                                      has n_noise entries (D with noise_per_feature) */
+    int n_noise;
+    double *dnoise;                /* (n_noise) the likelihood's d nll / d rho */
 
     size_t n_params;
     float *params, *grads, *adam_m, *adam_v; /* one flat arena each */
@@ -209,7 +212,7 @@ static int build(vae_model *m, vae_error *err)
     w = m->dec.width = c->latent;
     if (add_stack(&m->dec, &w, &c->dec, c->dec_dropout, drop, be) ||
         add_head(&m->dec_mean, w, &c->dec_mean, c->input, c->output_act, be) ||
-        (c->likelihood == VAE_LIK_GAUSSIAN_LOGVAR &&
+        (vae_likelihood_has_logvar(c->likelihood) &&
          add_head(&m->dec_var, w, &c->dec_var, c->input, VAE_ACT_LINEAR, be)))
         return vae_fail(err, "out of memory building the model");
     return VAE_OK;
@@ -241,7 +244,8 @@ vae_model *vae_model_new(const vae_config *c, vae_error *err)
         for (int j = 0; j < nets[i]->n; j++) n += nets[i]->layer[j]->n_params;
     int has_shared = cfg.head == VAE_HEAD_SHARED;
     int has_noise = cfg.likelihood == VAE_LIK_GAUSSIAN_LEARNED;
-    n += (size_t)has_shared + (size_t)has_noise;
+    m->n_noise = has_noise ? (cfg.noise_per_feature ? cfg.input : 1) : 0;
+    n += (size_t)has_shared + (size_t)m->n_noise;
     m->n_params = n;
     if (!(m->params = vae_alloc(n)) || !(m->grads = vae_alloc(n)) ||
         !(m->adam_m = vae_alloc(n)) || !(m->adam_v = vae_alloc(n))) {
@@ -262,8 +266,13 @@ vae_model *vae_model_new(const vae_config *c, vae_error *err)
         *m->shared_raw = vae_softplus_inverse(cfg.posterior_var);
     }
     if (has_noise) {
-        m->noise_raw = m->params + off++;
-        *m->noise_raw = vae_softplus_inverse(cfg.noise_var);
+        m->noise_raw = m->params + off;
+        for (int j = 0; j < m->n_noise; j++) m->noise_raw[j] = vae_softplus_inverse(cfg.noise_var);
+        off += (size_t)m->n_noise;
+        if (!(m->dnoise = calloc((size_t)m->n_noise, sizeof *m->dnoise))) {
+            vae_fail(err, "out of memory");
+            goto fail;
+        }
     }
     return m;
 fail:
@@ -283,6 +292,7 @@ void vae_model_free(vae_model *m)
     vae_free(m->adam_m);
     vae_free(m->adam_v);
     free(m->state.order);
+    free(m->dnoise);
     free(m);
 }
 
@@ -305,13 +315,20 @@ float vae_model_posterior_var(const vae_model *m)
 }
 float vae_model_noise_var(const vae_model *m)
 {
-    return m->noise_raw ? (float)vae_softplus(*m->noise_raw) : NAN;
+    return m->noise_raw && m->n_noise == 1 ? (float)vae_softplus(*m->noise_raw) : NAN;
+}
+
+int vae_model_noise_vars(const vae_model *m, float *out)
+{
+    for (int j = 0; out && j < m->n_noise; j++) out[j] = (float)vae_softplus(m->noise_raw[j]);
+    return m->n_noise;
 }
 
 static vae_lik_args lik_args(const vae_model *m)
 {
     vae_lik_args a = { m->cfg.likelihood, m->cfg.backend, m->cfg.clamp_eps, m->cfg.noise_var,
-                       m->noise_raw ? *m->noise_raw : 0.0f };
+                       m->noise_raw ? *m->noise_raw : 0.0f,
+                       m->n_noise > 1 ? m->noise_raw : NULL };
     return a;
 }
 
@@ -367,9 +384,9 @@ int vae_model_forward_backward(vae_model *m, const float *x, int B, float kl_wei
     const float *h_dec;
     if (decode_rows(m, m->z, RK, training, &h_dec, err)) return VAE_FAIL;
     vae_lik_args la = lik_args(m);
-    double dnoise = 0.0;
+    if (m->dnoise) memset(m->dnoise, 0, (size_t)m->n_noise * sizeof *m->dnoise);
     if (vae_likelihood_eval(&la, x, B, dec_mean(m), dec_logvar(m), RK, D, m->nll, m->dout,
-                            m->dlogvar, 1.0f / (float)RK, &dnoise, err))
+                            m->dlogvar, 1.0f / (float)RK, m->dnoise, err))
         return VAE_FAIL;
     memset(m->dmu, 0, (size_t)B * L * sizeof(float));
     memset(m->dsig, 0, (size_t)B * L * sizeof(float));
@@ -406,7 +423,7 @@ int vae_model_forward_backward(vae_model *m, const float *x, int B, float kl_wei
         for (int i = 0; i < B * L; i++) g += (double)m->dsig[i] * m->dsigma[i];
         m->grads[m->shared_raw - m->params] += (float)g;
     }
-    if (m->noise_raw) m->grads[m->noise_raw - m->params] += (float)dnoise;
+    for (int j = 0; j < m->n_noise; j++) m->grads[m->noise_raw - m->params + j] += (float)m->dnoise[j];
     if (dh && net_backward(&m->enc, x, dh, NULL, B, err)) return VAE_FAIL;
     return VAE_OK;
 }
@@ -566,6 +583,33 @@ int vae_decode(vae_model *m, const vae_mat *z, vae_mat *out, vae_error *err)
         int b = z->rows - start < chunk ? z->rows - start : chunk;
         if (decode_rows(m, z->v + (size_t)start * L, b, 0, NULL, err)) return VAE_FAIL;
         memcpy(out->v + (size_t)start * D, dec_mean(m), (size_t)b * D * sizeof(float));
+    }
+    return VAE_OK;
+}
+
+int vae_decode_logvar(vae_model *m, const vae_mat *z, vae_mat *out, vae_error *err)
+{
+    const int L = m->cfg.latent, D = m->cfg.input;
+    if (!m->dec_var.n)
+        return vae_fail(err, "decode log-variance: likelihood '%s' has no decoder variance head",
+                        vae_likelihood_names[m->cfg.likelihood]);
+    if (!z || z->cols != L || z->rows < 1)
+        return vae_fail(err, "decode input: expected n x %d (latent), got %d x %d", L,
+                        z ? z->rows : 0, z ? z->cols : 0);
+    if (check_shape(out, z->rows, D, "decode output", err)) return VAE_FAIL;
+    int chunk = z->rows < EVAL_CHUNK ? z->rows : EVAL_CHUNK;
+    if (ensure_rows(m, chunk, err)) return VAE_FAIL;
+    for (int start = 0; start < z->rows; start += chunk) {
+        int b = z->rows - start < chunk ? z->rows - start : chunk;
+        if (decode_rows(m, z->v + (size_t)start * L, b, 0, NULL, err)) return VAE_FAIL;
+        float *o = out->v + (size_t)start * D;
+        memcpy(o, dec_logvar(m), (size_t)b * D * sizeof(float));
+        if (m->cfg.likelihood == VAE_LIK_GAUSSIAN_LOGVAR_MEAN)
+            for (int r = 0; r < b; r++) { /* the one variance of the row, as the likelihood uses */
+                double mean = 0;
+                for (int j = 0; j < D; j++) mean += o[(size_t)r * D + j];
+                for (int j = 0; j < D; j++) o[(size_t)r * D + j] = (float)(mean / D);
+            }
     }
     return VAE_OK;
 }

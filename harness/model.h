@@ -77,6 +77,9 @@ int vae_log_likelihood(vae_model *m, const vae_dataset *data, int k, double *mea
 int vae_encode(vae_model *m, const vae_dataset *x, vae_mat *mu, vae_mat *sigma /* nullable */,
                vae_error *err);
 int vae_decode(vae_model *m, const vae_mat *z, vae_mat *out, vae_error *err);
+/* The decoder's log-variance at z (gaussian_logvar; gaussian_logvar_mean: each
+ * row's average in every column); fails for a likelihood without that head. */
+int vae_decode_logvar(vae_model *m, const vae_mat *z, vae_mat *out, vae_error *err);
 int vae_reconstruct(vae_model *m, const vae_dataset *x, vae_mat *out, vae_error *err);
 /* out (n x input) = decode(z), z ~ N(0, I) from the model's sampling stream. */
 int vae_sample(vae_model *m, vae_mat *out, vae_error *err);
@@ -94,6 +97,9 @@ void vae_model_zero_grads(vae_model *m);
 /* Learned scalars: the shared posterior variance and the learned noise variance
  * (NaN when the model has no such parameter). */
 float vae_model_posterior_var(const vae_model *m);
-float vae_model_noise_var(const vae_model *m);
+float vae_model_noise_var(const vae_model *m); /* NaN too with noise_per_feature */
+/* The learned noise variances (noise_per_feature: one per feature) into out
+ * (nullable); returns how many there are (0 when the model learns none). */
+int vae_model_noise_vars(const vae_model *m, float *out);
 
 #endif

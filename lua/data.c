@@ -399,6 +399,72 @@ static int l_idx_labels(lua_State *L)
     return 1;
 }
 
+/* ---------- the nonlinear one-factor model (harness/data.h has the family) ---------- */
+
+#define FACTOR_TRUTH_MT "vae.factor_truth"
+
+static int ft_gc(lua_State *L)
+{
+    vae_factor_truth **t = luaL_checkudata(L, 1, FACTOR_TRUTH_MT);
+    vae_factor_truth_free(*t);
+    *t = NULL;
+    return 0;
+}
+
+/* g(j, z): the noise-free g_j(z) of feature j (1-based); the truth is upvalue 1. */
+static int ft_g(lua_State *L)
+{
+    vae_factor_truth *t = *(vae_factor_truth **)lua_touserdata(L, lua_upvalueindex(1));
+    lua_Integer j = luaL_checkinteger(L, 1);
+    double z = luaL_checknumber(L, 2);
+    if (j < 1 || j > t->p) return luaL_argerror(L, 1, "feature index out of range");
+    lua_pushnumber(L, vae_factor_g(t, (int)j - 1, z));
+    return 1;
+}
+
+static const char *const factor_keys[] = { "n", "p", "seed", NULL };
+
+/* vae.data.factor{n = 200, p = 100, seed = 1} -> {x = matrix n x p, z = matrix n x 1,
+ * sigma = matrix 1 x p (the true noise sd), g = function(j, z) (j 1-based), name = "factor"} */
+static int l_factor(lua_State *L)
+{
+    const char *W = "vae.data.factor";
+    if (lua_isnoneornil(L, 1)) {
+        lua_settop(L, 0);
+        lua_newtable(L);
+    }
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    check_keys(L, 1, W, factor_keys);
+    int n = (int)opt_int(L, 1, W, "n", 200, 1, 100000000);
+    int p = (int)opt_int(L, 1, W, "p", 100, 1, 1000000);
+    uint64_t seed = (uint64_t)opt_int(L, 1, W, "seed", 1, 0, LUA_MAXINTEGER);
+    vae_factor_truth **slot = lua_newuserdatauv(L, sizeof *slot, 0); /* 2 */
+    *slot = NULL;
+    if (luaL_newmetatable(L, FACTOR_TRUTH_MT)) {
+        lua_pushcfunction(L, ft_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, 2);
+    vae_mat *X, *Z;
+    vae_error err;
+    if (vae_factor(n, p, seed, &X, &Z, slot, &err)) return luaL_error(L, "%s", err.msg);
+    lua_createtable(L, 0, 5);
+    push_handle(L, MATRIX_MT, X);
+    lua_setfield(L, -2, "x");
+    push_handle(L, MATRIX_MT, Z);
+    lua_setfield(L, -2, "z");
+    vae_mat *S = push_matrix(L, 1, p);
+    memcpy(S->v, (*slot)->sigma, (size_t)p * sizeof(float));
+    lua_setfield(L, -2, "sigma");
+    lua_pushvalue(L, 2);
+    lua_pushcclosure(L, ft_g, 1);
+    lua_setfield(L, -2, "g");
+    lua_pushliteral(L, "factor");
+    lua_setfield(L, -2, "name");
+    return 1;
+}
+
 static const luaL_Reg matrix_methods[] = {
     { "get", m_get }, { "set", m_set }, { "rows", m_rows }, { "cols", m_cols },
     { "totable", m_totable }, { "col", m_col }, { "subset", m_subset },
@@ -422,5 +488,7 @@ void open_data(lua_State *L)
         { "idx_labels", l_idx_labels }, { NULL, NULL }
     };
     luaL_newlib(L, data);
+    lua_pushcfunction(L, l_factor);
+    lua_setfield(L, -2, "factor");
     lua_setfield(L, -2, "data");
 }

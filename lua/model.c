@@ -3,6 +3,7 @@
  * error jumps over C), the objects it reads are marked busy (close raises) and
  * pinned on the stack (the collector cannot free them). */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../harness/clock.h"
@@ -278,6 +279,17 @@ static int mo_decode(lua_State *L)
     return 1;
 }
 
+/* model:decode_logvar(z) -> the decoder's log-variances (n x input) */
+static int mo_decode_logvar(lua_State *L)
+{
+    vae_model *m = check_model(L, 1);
+    vae_mat *z = check_matrix(L, 2);
+    vae_mat *out = push_matrix(L, z->rows, vae_model_config(m)->input);
+    vae_error err;
+    if (vae_decode_logvar(m, z, out, &err)) return luaL_error(L, "decode_logvar: %s", err.msg);
+    return 1;
+}
+
 static int mo_reconstruct(lua_State *L)
 {
     vae_model *m = check_model(L, 1);
@@ -365,6 +377,19 @@ static int mo_info(lua_State *L)
     float pv = vae_model_posterior_var(m), nv = vae_model_noise_var(m);
     if (!isnan(pv)) { lua_pushnumber(L, pv); lua_setfield(L, -2, "posterior_var"); }
     if (!isnan(nv)) { lua_pushnumber(L, nv); lua_setfield(L, -2, "noise_var"); }
+    int n_noise = vae_model_noise_vars(m, NULL);
+    if (n_noise > 1) { /* noise_per_feature: the list of learned variances */
+        float *v = malloc((size_t)n_noise * sizeof *v);
+        if (!v) return luaL_error(L, "info: out of memory");
+        vae_model_noise_vars(m, v);
+        lua_createtable(L, n_noise, 0);
+        for (int j = 0; j < n_noise; j++) {
+            lua_pushnumber(L, v[j]);
+            lua_rawseti(L, -2, j + 1);
+        }
+        free(v);
+        lua_setfield(L, -2, "noise_vars");
+    }
     return 1;
 }
 
@@ -390,7 +415,8 @@ static int mo_tostring(lua_State *L)
 
 static const luaL_Reg model_methods[] = {
     { "fit", mo_fit }, { "evaluate", mo_evaluate }, { "encode", mo_encode },
-    { "decode", mo_decode }, { "reconstruct", mo_reconstruct }, { "sample", mo_sample },
+    { "decode", mo_decode }, { "decode_logvar", mo_decode_logvar },
+    { "reconstruct", mo_reconstruct }, { "sample", mo_sample },
     { "log_likelihood", mo_log_likelihood }, { "info", mo_info },
     { "config_text", mo_config_text }, { "close", mo_close },
     { NULL, NULL }

@@ -267,7 +267,7 @@ static void test_process_threads(void)
 static void bernoulli_ops(float clamp_eps, int threads, int *tested)
 {
     static const int Ds[] = { 1, 7, 8, 9, 784 };
-    vae_lik_args ref = { VAE_LIK_BERNOULLI, NULL, clamp_eps, 1.0f, 0.0f };
+    vae_lik_args ref = { VAE_LIK_BERNOULLI, NULL, clamp_eps, 1.0f, 0.0f, NULL };
     vae_bce_clamp c = vae_bce_clamp_for(ref.clamp_eps);
     const double lo = clamp_eps, hi = 1.0 - lo;
     CHECK(c.keep_lo >= lo && nextafterf(c.keep_lo, 0) < lo, "keep_lo %.9g", c.keep_lo);

@@ -177,17 +177,30 @@ static void test_likelihood_gradients(void)
         fill_uniform(x, XR * D, 0.02f, 0.98f, 21);
         fill_uniform(out, ROWS * D, 0.05f, 0.95f, 22);
         fill_uniform(lv, ROWS * D, -1.0f, 1.0f, 23);
-        lik_ctx c = { { (vae_likelihood)k, NULL, 1e-7f, 0.3f, -0.7f }, x, out, lv, XR, ROWS, D, nll };
+        lik_ctx c = { { (vae_likelihood)k, NULL, 1e-7f, 0.3f, -0.7f, NULL }, x, out, lv, XR, ROWS, D, nll };
         vae_error err;
         int rc = vae_likelihood_eval(&c.a, x, XR, out, lv, ROWS, D, nll, dout, dlv, 1.0f, &dnoise, &err);
         CHECK(rc == VAE_OK, "%s: %s", vae_likelihood_names[k], err.msg);
         char what[64];
         snprintf(what, sizeof what, "%s d/dout", vae_likelihood_names[k]);
         gradcheck(what, out, dout, ROWS * D, lik_loss, &c, 1e-3, 1e-2, 1e-3);
-        if (k == VAE_LIK_GAUSSIAN_LOGVAR) gradcheck("gaussian_logvar d/dlogvar", lv, dlv, ROWS * D, lik_loss, &c, 1e-3, 1e-2, 1e-3);
+        if (vae_likelihood_has_logvar((vae_likelihood)k)) {
+            snprintf(what, sizeof what, "%s d/dlogvar", vae_likelihood_names[k]);
+            gradcheck(what, lv, dlv, ROWS * D, lik_loss, &c, 1e-3, 1e-2, 1e-3);
+        }
         if (k == VAE_LIK_GAUSSIAN_LEARNED) {
             float g = (float)dnoise;
             gradcheck("gaussian_learned d/drho", &c.a.noise_raw, &g, 1, lik_loss, &c, 1e-3, 1e-2, 1e-3);
+            /* one variance per feature: D rhos */
+            float rhos[D], grho[D];
+            double drho[D] = { 0 };
+            fill_uniform(rhos, D, -1.5f, 1.0f, 24);
+            c.a.noise_raws = rhos;
+            rc = vae_likelihood_eval(&c.a, x, XR, out, lv, ROWS, D, nll, dout, dlv, 1.0f, drho, &err);
+            CHECK(rc == VAE_OK, "gaussian_learned per feature: %s", err.msg);
+            for (int j = 0; j < D; j++) grho[j] = (float)drho[j];
+            gradcheck("gaussian_learned per feature d/dout", out, dout, ROWS * D, lik_loss, &c, 1e-3, 1e-2, 1e-3);
+            gradcheck("gaussian_learned per feature d/drho_j", rhos, grho, D, lik_loss, &c, 1e-3, 1e-2, 1e-3);
         }
     }
 }
@@ -198,7 +211,7 @@ static void test_likelihood_values(void)
     float x[2] = { 0.0f, 1.0f }, out[2] = { 0.5f, 0.5f }, d[2];
     double nll;
     vae_error err;
-    vae_lik_args a = { VAE_LIK_BERNOULLI, NULL, 1e-7f, 1.0f, 0.0f };
+    vae_lik_args a = { VAE_LIK_BERNOULLI, NULL, 1e-7f, 1.0f, 0.0f, NULL };
     vae_likelihood_eval(&a, x, 1, out, NULL, 1, 2, &nll, d, NULL, 1, NULL, &err);
     CHECK(fabs(nll - 2 * log(2.0)) < 1e-6, "bce(0.5) = %g", nll);
     /* the clamp keeps p = 0 finite, with a zero gradient there (as a clip does) */
@@ -218,7 +231,7 @@ static void test_likelihood_values(void)
     double num = (vae_cb_log_norm(0.3 + h, NULL) - vae_cb_log_norm(0.3 - h, NULL)) / (2 * h);
     CHECK(fabs(dl - num) < 1e-6 && lo > log(2.0), "d log C / d lambda at 0.3");
     /* the continuous Bernoulli density integrates to 1 over [0, 1] */
-    vae_lik_args cb = { VAE_LIK_CBERNOULLI, NULL, 1e-7f, 1.0f, 0.0f };
+    vae_lik_args cb = { VAE_LIK_CBERNOULLI, NULL, 1e-7f, 1.0f, 0.0f, NULL };
     for (float p = 0.1f; p < 1.0f; p += 0.2f) {
         double integral = 0;
         const int steps = 2000;
@@ -231,11 +244,11 @@ static void test_likelihood_values(void)
     }
     /* mse is the plain sum of squares; gaussian adds its normaliser */
     float xm[2] = { 1.0f, 2.0f }, om[2] = { 0.0f, 0.0f };
-    vae_lik_args mse = { VAE_LIK_MSE, NULL, 1e-7f, 1.0f, 0.0f };
+    vae_lik_args mse = { VAE_LIK_MSE, NULL, 1e-7f, 1.0f, 0.0f, NULL };
     vae_likelihood_eval(&mse, xm, 1, om, NULL, 1, 2, &nll, NULL, NULL, 0, NULL, &err);
     CHECK(fabs(nll - 5.0) < 1e-9, "mse = %g, want 5", nll);
     CHECK(!vae_likelihood_normalised(VAE_LIK_MSE) && vae_likelihood_normalised(VAE_LIK_GAUSSIAN), "mse is not normalised");
-    vae_lik_args g = { VAE_LIK_GAUSSIAN, NULL, 1e-7f, 0.5f, 0.0f };
+    vae_lik_args g = { VAE_LIK_GAUSSIAN, NULL, 1e-7f, 0.5f, 0.0f, NULL };
     vae_likelihood_eval(&g, xm, 1, om, NULL, 1, 2, &nll, NULL, NULL, 0, NULL, &err);
     CHECK(fabs(nll - (5.0 + log(M_PI))) < 1e-6, "gaussian(var 1/2) = mse + log pi: %g", nll);
     /* non-finite outputs are an error naming the row */
