@@ -419,6 +419,11 @@ function M.run_job(sweep, out, job, o)
   local got, holder = lock(out, job)
   if not got then return "locked", "held by " .. holder end
   local dir = job_dir(out, job)
+  prev = M.job_result(out, job) -- another runner may have finished it meanwhile
+  if prev and prev.status == "ok" and not o.force then
+    unlock(dir .. ".lock")
+    return "skipped", "done already"
+  end
   experiment.mkdir(dir .. "/run")
   local t0 = sweep.vae.clock()
   -- the script's own lines go to the job's log, not to the runner's terminal

@@ -136,6 +136,21 @@ test("a run, then resume: finished jobs are skipped and keep their results", fun
   assert(code == 0 and text:find(": ok", 1, true) and not read(lock .. "/owner"), text)
 end)
 
+test("two runners on one tree: every job once ok, no temporaries or locks left", function()
+  local out = tmp .. "/two"
+  local cmd = q(lua) .. " " .. q(root .. "/experiments/sweep.lua") .. " " .. q(small) .. " --out " .. q(out) .. " --no-charts --jobs 2"
+  local code, text = sh("(" .. cmd .. " > " .. q(tmp .. "/two1.log") .. " 2>&1 & " .. cmd .. " > " .. q(tmp .. "/two2.log") .. " 2>&1 & wait)")
+  assert(code == 0, text)
+  local rows = sweep.read_tsv(out .. "/summary.tsv")
+  for i = 1, 4 do assert(rows[i].status == "ok", read(out .. "/summary.tsv")) end
+  local _, left = sh("find " .. q(out) .. " -name '*.tmp-*' -o -name '*.lock'")
+  assert(left == "", left)
+  -- what one runner wrote is what one run writes
+  local single = tmp .. "/run/configs.tsv"
+  local function body(p) return (read(p) or ""):gsub("#[^\n]*\n", "") end
+  if read(single) then assert(body(out .. "/configs.tsv") == body(single), "tables differ") end
+end)
+
 test("a failing job is recorded with its message; the others run; the merge reports it", function()
   local f = tmp .. "/failing.lua"
   write(f, [[
