@@ -80,14 +80,32 @@ function M.active_units(mu, threshold)
 end
 
 -- Neighbour agreement: the share of points whose nearest neighbour in latent-mean
--- space (every latent dimension, Euclidean) is one of its k nearest neighbours
--- along the curve (by the true x). It is local, so a code that is monotone in
--- pieces, reversed, or spread over several latent dims still scores high when it
--- keeps neighbours together (|Spearman| of z_1 does not), and it drops exactly
--- where a folded code maps distant parts of the curve onto the same code.
--- A collapsed code (all means equal) scores about k / n.
-function M.nn_agreement(mu, truth, k)
-  local n, L = #mu, #mu[1]
+-- space (Euclidean over the ACTIVE dims, Cov > threshold) is one of its k nearest
+-- neighbours along the curve (by the true x). It is local, so a code that is
+-- monotone in pieces, reversed, or spread over several latent dims still scores
+-- high when it keeps neighbours together (|Spearman| of z_1 does not), and it
+-- drops exactly where a folded code maps distant parts of the curve onto the same
+-- code. Only active dims count: a collapsed dim's mean still varies a little with
+-- x, in order, but far below its posterior noise, so it carries nothing; with no
+-- active dim the score is 0.
+function M.nn_agreement(mu, truth, k, threshold)
+  threshold = threshold or 0.01
+  local n = #mu
+  local keep = {}
+  for j = 1, #mu[1] do
+    local s, s2 = 0, 0
+    for i = 1, n do s = s + mu[i][j]; s2 = s2 + mu[i][j] ^ 2 end
+    if (s2 - s * s / n) / (n - 1) > threshold then keep[#keep + 1] = j end
+  end
+  if #keep == 0 then return 0 end
+  local active = {}
+  for i = 1, n do
+    local r = {}
+    for c, j in ipairs(keep) do r[c] = mu[i][j] end
+    active[i] = r
+  end
+  mu = active
+  local L = #keep
   local order = {}
   for i = 1, n do order[i] = i end
   table.sort(order, function(a, b) return truth[a] < truth[b] end)

@@ -617,8 +617,8 @@ function M.merge(sweep, out, o)
       local body = table.concat({
         "set terminal pngcairo size " .. math.max(640, 60 * #sweep.configs + 200) .. ",480 enhanced font 'DejaVu Sans,10'",
         plot.tsv,
-        "set title " .. plot.quote(sweep.name .. ": " .. m .. " per configuration (mean ± sd over seeds; dots: seeds)"),
-        "set ylabel " .. plot.quote(m), "set grid ytics", "set key outside below",
+        "set title " .. plot.quote(sweep.name .. ": " .. m .. " per configuration (mean ± sd over seeds; dots: seeds)") .. " noenhanced",
+        "set ylabel " .. plot.quote(m) .. " noenhanced", "set grid ytics", "set key outside below",
         string.format("set xrange [-0.6:%d.6]", #sweep.configs - 1),
         "set xtics rotate by -35 left",
         "plot '../configs.tsv' using ($1-1):(column(\"" .. m .. "_mean\")):(column(\"" .. m
