@@ -477,6 +477,7 @@ function M.job_command(sweep, i, o)
       or sweep.file) }
   if o.out then parts[#parts + 1] = "--out " .. q(experiment.absolute(o.out)) end
   if o.threads and o.threads ~= 1 then parts[#parts + 1] = "--threads " .. o.threads end
+  if o.force then parts[#parts + 1] = "--force" end
   parts[#parts + 1] = "--job " .. i
   return table.concat(parts, " ")
 end
