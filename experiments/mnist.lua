@@ -47,7 +47,11 @@ M.CONFIGS = {
 M.NAMES = { "classic", "keras", "adcme", "pyro" }
 -- --likelihood: gaussian is a Gaussian with ONE learned variance (a fixed unit
 -- variance would make the reconstruction term meaningless on [0, 1] pixels).
-local LIKELIHOODS = { bernoulli = "bernoulli", cbernoulli = "cbernoulli", gaussian = "gaussian_learned" }
+-- gaussian_fixed is a Gaussian with the variance fixed at 1/2: its -log p(x|z) is
+-- the summed squared error plus a constant (392 log pi nats), so "MSE" with a
+-- normalised density.
+local LIKELIHOODS = { bernoulli = "bernoulli", cbernoulli = "cbernoulli", gaussian = "gaussian_learned",
+  gaussian_fixed = "gaussian" }
 
 M.usage = [[
 usage: lua experiments/mnist.lua [--config classic|keras|adcme|pyro] [options]
@@ -74,7 +78,7 @@ Configurations (docs/experiments.md):
 M.spec = {
   { name = "config", default = "classic", help = "classic, keras, adcme or pyro (any case)", check = experiment.one_of(M.NAMES) },
   { name = "epochs", help = "override the config's epoch count", check = experiment.positive_int },
-  { name = "likelihood", default = "bernoulli", help = "bernoulli (BCE), cbernoulli (continuous Bernoulli) or gaussian (one learned variance)", check = experiment.one_of { "bernoulli", "cbernoulli", "gaussian" } },
+  { name = "likelihood", default = "bernoulli", help = "bernoulli (BCE), cbernoulli (continuous Bernoulli), gaussian (one learned variance) or gaussian_fixed (variance 1/2: the summed squared error)", check = experiment.one_of { "bernoulli", "cbernoulli", "gaussian", "gaussian_fixed" } },
   { name = "binarize", default = "none", help = "none (grey values), static (pixel > 1/2) or dynamic (a fresh Bernoulli draw per batch)", check = experiment.one_of { "none", "static", "dynamic" } },
   { name = "k", default = 1000, help = "importance samples per test image for log p(x) (0: skip the estimate)", check = experiment.nonneg_int },
   { name = "train", help = "train on the first N training images only (quick runs)", check = experiment.positive_int },
@@ -112,6 +116,7 @@ function M.run(given)
     init = "xavier", backend = opts.backend, seed = opts.seed,
   }
   for k, v in pairs(cfg.model) do model_config[k] = v end
+  if opts.likelihood == "gaussian_fixed" then model_config.noise_var = 0.5 end
   local fit_opts = { epochs = opts.epochs or cfg.epochs, batch = cfg.batch, lr = cfg.lr, eps = cfg.eps,
     validation = test, validate_every = cfg.test_every }
   experiment.apply_sets(vae, opts.set, model_config, fit_opts)
@@ -157,6 +162,8 @@ function M.run(given)
     logpx_seconds = vae.clock() - t0
   end
   local seconds_per_epoch, train_seconds = results.timing(history)
+  local m = M.measures(model, test_images, data.train_labels and train_images, data.train_labels,
+    test_labels, opts.binarize)
 
   local out, why = experiment.output_dir(M.spec, opts, "mnist", opts.config)
   experiment.mkdir(out)
@@ -183,11 +190,13 @@ function M.run(given)
     val_loss = final.loss, val_recon = final.recon, val_kl = final.kl,
     likelihood = opts.likelihood, binarize = opts.binarize, val_elbo = -final.loss, k = opts.k,
     val_logpx = logpx or "n/a", logpx_seconds = logpx_seconds or "n/a",
+    test_bce = m.bce, test_mse = m.mse, active_units = m.active, knn_accuracy = m.knn or "n/a",
     seconds_per_epoch = seconds_per_epoch, train_seconds = train_seconds,
     wall_seconds = vae.clock() - t_start, peak_rss_mb = experiment.peak_rss_mb() or "n/a",
   }
   results.write_summary(out .. "/summary.tsv", meta, summary,
-    { "likelihood", "binarize", "val_elbo", "k", "val_logpx", "logpx_seconds" })
+    { "likelihood", "binarize", "val_elbo", "k", "val_logpx", "logpx_seconds", "test_bce", "test_mse",
+      "active_units", "knn_accuracy" })
 
   -- the result line goes to stdout, --quiet or not (quiet silences progress)
   local peak = summary.peak_rss_mb
@@ -201,6 +210,52 @@ function M.run(given)
   summary.out = out
   io.stdout:write("wrote ", experiment.display(out), "/ (", why, ")\n")
   return summary
+end
+
+-- Scores comparable across likelihoods, from the decoder mean of the encoder
+-- mean of each test image: bce (binary cross-entropy summed over the pixels,
+-- outputs clamped to [1e-7, 1 - 1e-7]; nats per image) and mse (per pixel);
+-- active units (Burda et al. 2016: Cov over the test set of the posterior mean
+-- > 0.01); knn: the 1-nearest-neighbour digit accuracy in latent-mean space of
+-- the first 1000 test images against the first 2000 training images.
+M.KNN_QUERIES, M.KNN_REFERENCES = 1000, 2000
+function M.measures(model, test_images, train_images, train_labels, test_labels, binarize)
+  local n = test_images:rows()
+  local x = test_images:tomatrix(1, n):totable()
+  local r = model:reconstruct({ x = test_images, binarize = binarize }):totable()
+  local bce, sq = 0, 0
+  for i = 1, n do
+    local xi, ri = x[i], r[i]
+    for j = 1, #xi do
+      local p = math.min(math.max(ri[j], 1e-7), 1 - 1e-7)
+      bce = bce - (xi[j] * math.log(p) + (1 - xi[j]) * math.log(1 - p))
+      sq = sq + (xi[j] - ri[j]) ^ 2
+    end
+  end
+  local mu = model:encode({ x = test_images, binarize = binarize }):totable()
+  local L, active = #mu[1], 0
+  for j = 1, L do
+    local s, s2 = 0, 0
+    for i = 1, n do s = s + mu[i][j]; s2 = s2 + mu[i][j] ^ 2 end
+    if (s2 - s * s / n) / (n - 1) > 0.01 then active = active + 1 end
+  end
+  local knn
+  if train_images and train_labels then
+    local nr = math.min(M.KNN_REFERENCES, train_images:rows())
+    local ref = model:encode({ x = train_images:subset(1, nr), binarize = binarize }):totable()
+    local hits, nq = 0, math.min(M.KNN_QUERIES, n)
+    for i = 1, nq do
+      local q, best, bd = mu[i], 0, math.huge
+      for k = 1, nr do
+        local rk, d = ref[k], 0
+        for j = 1, L do local e = q[j] - rk[j]; d = d + e * e end
+        if d < bd then best, bd = k, d end
+      end
+      if train_labels[best] == test_labels[i] then hits = hits + 1 end
+    end
+    knn = hits / nq
+  end
+  return { bce = bce / n, mse = sq / (n * #x[1]), active = active, knn = knn }
 end
 
 -- Chart data: the test set's latent means (PCA above 2-D), the 15x15 manifold,

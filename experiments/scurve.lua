@@ -63,6 +63,82 @@ local function collapse_note(lo, hi)
   return ""
 end
 
+-- Active latent units (Burda et al. 2016): dimensions whose posterior mean varies
+-- across the data, Cov_x(E[z_j | x]) > 0.01. mu: rows of latent means.
+function M.active_units(mu, threshold)
+  threshold = threshold or 0.01
+  local n, count = #mu, 0
+  for j = 1, #mu[1] do
+    local col = {}
+    for i = 1, n do col[i] = mu[i][j] end
+    local m = stats.mean(col)
+    local v = 0
+    for i = 1, n do v = v + (col[i] - m) ^ 2 end
+    if v / (n - 1) > threshold then count = count + 1 end
+  end
+  return count
+end
+
+-- Neighbour agreement: the share of points whose nearest neighbour in latent-mean
+-- space (Euclidean over the ACTIVE dims, Cov > threshold) is one of its k nearest
+-- neighbours along the curve (by the true x). It is local, so a code that is
+-- monotone in pieces, reversed, or spread over several latent dims still scores
+-- high when it keeps neighbours together (|Spearman| of z_1 does not), and it
+-- drops exactly where a folded code maps distant parts of the curve onto the same
+-- code. Only active dims count: a collapsed dim's mean still varies a little with
+-- x, in order, but far below its posterior noise, so it carries nothing; with no
+-- active dim the score is 0.
+function M.nn_agreement(mu, truth, k, threshold)
+  threshold = threshold or 0.01
+  local n = #mu
+  local keep = {}
+  for j = 1, #mu[1] do
+    local s, s2 = 0, 0
+    for i = 1, n do s = s + mu[i][j]; s2 = s2 + mu[i][j] ^ 2 end
+    if (s2 - s * s / n) / (n - 1) > threshold then keep[#keep + 1] = j end
+  end
+  if #keep == 0 then return 0 end
+  local active = {}
+  for i = 1, n do
+    local r = {}
+    for c, j in ipairs(keep) do r[c] = mu[i][j] end
+    active[i] = r
+  end
+  mu = active
+  local L = #keep
+  local order = {}
+  for i = 1, n do order[i] = i end
+  table.sort(order, function(a, b) return truth[a] < truth[b] end)
+  local pos = {}
+  for r, i in ipairs(order) do pos[i] = r end
+  local hits = 0
+  for i = 1, n do
+    local best, bd = nil, math.huge
+    local mi = mu[i]
+    for j = 1, n do
+      if j ~= i then
+        local d, mj = 0, mu[j]
+        for c = 1, L do d = d + (mi[c] - mj[c]) ^ 2 end
+        if d < bd then best, bd = j, d end
+      end
+    end
+    -- best is among i's k nearest along the curve when fewer than k points lie
+    -- strictly closer to i in x
+    local dx, closer = math.abs(truth[best] - truth[i]), 0
+    local lo, hi = pos[i] - 1, pos[i] + 1
+    while closer < k and (lo >= 1 or hi <= n) do
+      local dl = lo >= 1 and math.abs(truth[order[lo]] - truth[i]) or math.huge
+      local dh = hi <= n and math.abs(truth[order[hi]] - truth[i]) or math.huge
+      local d = math.min(dl, dh)
+      if d >= dx then break end
+      closer = closer + 1
+      if dl <= dh then lo = lo - 1 else hi = hi + 1 end
+    end
+    if closer < k then hits = hits + 1 end
+  end
+  return hits / n
+end
+
 function M.run(given)
   local opts = experiment.check_options(M.spec, given)
   local t_start = vae.clock()
@@ -105,6 +181,9 @@ function M.run(given)
   end
   local recon_mse = sq / (2 * #X)
   local rho = math.abs(stats.spearman(mu1, truth))
+  local mu_all = model:encode(data):totable()
+  local active = M.active_units(mu_all)
+  local nn_agree = M.nn_agreement(mu_all, truth, 5)
   local final = history[#history]
 
   local out, why = experiment.output_dir(M.spec, opts, "scurve", opts.config)
@@ -160,10 +239,12 @@ function M.run(given)
     experiment = "scurve", config = opts.config, seed = opts.seed, backend = opts.backend,
     threads = opts.threads, epochs = epochs, train_loss = final.loss, val_loss = final.val_loss,
     val_recon = final.val_recon, val_kl = final.val_kl, recon_mse = recon_mse, spearman_abs = rho,
+    active_units = active, nn_agreement = nn_agree,
     seconds_per_epoch = seconds_per_epoch, train_seconds = train_seconds,
     wall_seconds = vae.clock() - t_start, peak_rss_mb = experiment.peak_rss_mb(),
   }
-  results.write_summary(out .. "/summary.tsv", meta, summary, { "recon_mse", "spearman_abs" })
+  results.write_summary(out .. "/summary.tsv", meta, summary,
+    { "recon_mse", "spearman_abs", "active_units", "nn_agreement" })
 
   -- the result line goes to stdout, --quiet or not (quiet silences progress)
   io.stdout:write(string.format("config %s seed %d backend %s: loss %.5f  val %.5f  recon mse %.5f  |spearman| %.3f  train %.3f s  wall %.3f s (before charts)\n",

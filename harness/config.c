@@ -73,6 +73,8 @@ static const vae_key keys[] = {
     { .name = "beta", MODEL(beta), NUM(0, 0, 1e6, 0), .def = "1", .help = "KL weight" },
     { .name = "warmup", MODEL(warmup), INT(0, 1e6), .def = "0",
       .help = "epochs of linear KL warm-up (0: none)" },
+    { .name = "free_bits", MODEL(free_bits), NUM(0, 0, 1e6, 0), .def = "0",
+      .help = "free bits: each latent dim's batch-mean KL floored at this many nats (0: off)" },
     { .name = "dropout", MODEL(enc_dropout), NUM(0, 0, 1, 1), .def = "0",
       .help = "dropout rate after every encoder trunk layer" },
     { .name = "decoder_dropout", MODEL(dec_dropout), NUM(0, 0, 1, 1),

@@ -42,6 +42,7 @@ typedef struct vae_config {
     int kl;              /* 0 turns the KL term off: a plain (noisy) autoencoder */
     float beta;          /* KL weight */
     int warmup;          /* KL weight ramps as beta * min(1, (epoch+1)/warmup); 0 = off */
+    float free_bits;     /* nats per latent dim: each dim's batch-mean KL floored here; 0 = off */
     float enc_dropout, dec_dropout; /* after every trunk layer of that side; 0 = none;
                                        dec_dropout < 0: the same as enc_dropout */
     int samples;         /* K Monte-Carlo samples of z per example */

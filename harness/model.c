@@ -390,15 +390,20 @@ int vae_model_forward_backward(vae_model *m, const float *x, int B, float kl_wei
         return VAE_FAIL;
     memset(m->dmu, 0, (size_t)B * L * sizeof(float));
     memset(m->dsig, 0, (size_t)B * L * sizeof(float));
-    vae_kl_normal(mu, m->sigma, m->log_sigma, B, L, m->kl, m->dmu, m->dsig,
-                  kl_weight / (float)B);
+    /* free bits: the objective's KL is sum_j max(lambda, KL_j); out->kl stays the true KL */
+    const int fb = c->free_bits > 0.0f;
+    vae_kl_normal(mu, m->sigma, m->log_sigma, B, L, m->kl, fb ? NULL : m->dmu,
+                  fb ? NULL : m->dsig, kl_weight / (float)B);
     double recon = 0.0, kl = 0.0;
     for (int r = 0; r < RK; r++) recon += m->nll[r];
     for (int r = 0; r < B; r++) kl += m->kl[r];
     out->recon = recon / RK;
     out->kl = kl / B;
     out->kl_weight = kl_weight;
-    out->loss = out->recon + kl_weight * out->kl;
+    const double kl_obj = fb ? vae_kl_free_bits(mu, m->sigma, m->log_sigma, B, L, c->free_bits,
+                                                NULL, m->dmu, m->dsig, kl_weight / (float)B)
+                             : out->kl;
+    out->loss = out->recon + kl_weight * kl_obj;
     if (!isfinite(out->loss)) return vae_fail(err, "loss is not finite (%g)", out->loss);
 
     /* backward: decoder heads, decoder trunk, reparameterisation, encoder heads, trunk */
@@ -457,24 +462,40 @@ int vae_evaluate(vae_model *m, const vae_dataset *data, int epoch, vae_losses *o
     double recon = 0, kl = 0;
     int chunk = n < EVAL_CHUNK ? n : EVAL_CHUNK;
     if (ensure_rows(m, chunk, err)) return VAE_FAIL;
+    /* free bits: per-dim KL sums over the whole data, floored at the end */
+    const int fb = m->cfg.free_bits > 0.0f;
+    double *kl_dim = fb ? calloc((size_t)2 * L, sizeof *kl_dim) : NULL;
+    if (fb && !kl_dim) return vae_fail(err, "evaluation: out of memory");
     for (int start = 0; start < n; start += chunk) {
         int b = n - start < chunk ? n - start : chunk;
         const float *x = m->xbatch;
         vae_dataset_read(data, NULL, start, b, m->xbatch, &bin);
-        if (encode_rows(m, x, b, 0, err)) return VAE_FAIL;
+        if (encode_rows(m, x, b, 0, err)) { free(kl_dim); return VAE_FAIL; }
         vae_reparam_forward(enc_mu(m), m->sigma, b, L, K, &rng, m->eps, m->z);
-        if (decode_rows(m, m->z, b * K, 0, NULL, err)) return VAE_FAIL;
+        if (decode_rows(m, m->z, b * K, 0, NULL, err)) { free(kl_dim); return VAE_FAIL; }
         if (vae_likelihood_eval(&la, x, b, dec_mean(m), dec_logvar(m), b * K, D, m->nll, NULL,
                                 NULL, 0, NULL, err))
-            return VAE_FAIL;
+            { free(kl_dim); return VAE_FAIL; }
         vae_kl_normal(enc_mu(m), m->sigma, m->log_sigma, b, L, m->kl, NULL, NULL, 0);
         for (int r = 0; r < b * K; r++) recon += m->nll[r] / K;
         for (int r = 0; r < b; r++) kl += m->kl[r];
+        if (fb) {
+            vae_kl_free_bits(enc_mu(m), m->sigma, m->log_sigma, b, L, 0.0f, kl_dim + L, NULL,
+                             NULL, 0.0f);
+            for (int j = 0; j < L; j++) kl_dim[j] += kl_dim[L + j] * b;
+        }
     }
     out->recon = recon / n;
     out->kl = kl / n;
     out->kl_weight = w;
-    out->loss = out->recon + w * out->kl;
+    double kl_obj = out->kl;
+    if (fb) {
+        kl_obj = 0.0;
+        for (int j = 0; j < L; j++)
+            kl_obj += kl_dim[j] / n > m->cfg.free_bits ? kl_dim[j] / n : m->cfg.free_bits;
+        free(kl_dim);
+    }
+    out->loss = out->recon + w * kl_obj;
     return VAE_OK;
 }
 

@@ -68,6 +68,31 @@ void vae_kl_normal(const float *mu, const float *sigma, const float *log_sigma, 
     }
 }
 
+double vae_kl_free_bits(const float *mu, const float *sigma, const float *log_sigma, int B, int L,
+                        float lambda, double *kl_dim, float *dmu, float *dsig, float scale)
+{
+    double total = 0.0;
+    for (int j = 0; j < L; j++) {
+        double s = 0.0; /* KL_j = 1/B sum_r 1/2 (mu^2 + sigma^2 - 1 - 2 log sigma) */
+        for (int r = 0; r < B; r++) {
+            size_t i = (size_t)r * L + j;
+            double m = mu[i], sg = sigma[i];
+            s += 0.5 * (m * m + sg * sg - 1.0 - 2.0 * log_sigma[i]);
+        }
+        s /= B;
+        if (kl_dim) kl_dim[j] = s;
+        total += s > lambda ? s : lambda;
+        if (s <= lambda) continue; /* floored: no gradient */
+        for (int r = 0; r < B; r++) {
+            size_t i = (size_t)r * L + j;
+            double m = mu[i], sg = sigma[i];
+            if (dmu) dmu[i] += (float)(scale * m);
+            if (dsig) dsig[i] += (float)(scale * (sg - 1.0 / sg));
+        }
+    }
+    return total;
+}
+
 void vae_reparam_forward(const float *mu, const float *sigma, int B, int L, int K, vae_rng *rng,
                          float *eps, float *z)
 {

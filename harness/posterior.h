@@ -38,6 +38,14 @@ void vae_reparam_backward(const float *dz, const float *eps, int B, int L, int K
 void vae_kl_normal(const float *mu, const float *sigma, const float *log_sigma, int B, int L,
                    double *kl, float *dmu, float *dsig, float scale);
 
+/* Free bits (Kingma et al. 2016): the KL term as sum_j max(lambda, KL_j), where
+ * KL_j is dim j's KL averaged over the B rows. Returns it; kl_dim (L, nullable)
+ * gets every KL_j. A dim below lambda is constant in the objective, so only
+ * dims above it get scale * B * dKL_j/dmu and /dsigma ADDED to dmu and dsig
+ * (pass scale = w / B, as for vae_kl_normal). */
+double vae_kl_free_bits(const float *mu, const float *sigma, const float *log_sigma, int B, int L,
+                        float lambda, double *kl_dim, float *dmu, float *dsig, float scale);
+
 /* softplus(r) = log(1 + e^r), computed without overflow; its derivative is the
  * sigmoid; the inverse gives initial values of softplus-positive parameters. */
 double vae_softplus(double r);

@@ -49,6 +49,10 @@ for mode in "$@"; do
         suite "MNIST tests" "$LUA" tests/test_mnist.lua ./vae.so
         # The experiment scripts and their scaffolding (experiments/lib).
         suite "Experiment tests" "$LUA" tests/test_experiments.lua ./vae.so
+        # The sweep runner and the rank test; then the engines for real (GNU
+        # parallel, a single-node Slurm cluster the test starts and stops).
+        suite "Sweep tests" "$LUA" tests/test_sweep.lua ./vae.so
+        suite "Sweep engine tests" env LUA="$LUA" sh tests/test_engines.sh
         ;;
     sanitize)
         export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0

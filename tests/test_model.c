@@ -92,6 +92,65 @@ static void test_model_gradients(void)
 
 /* Every head with hidden layers of its own (the nonlinear factor model's shape),
  * with a decoder log-variance head, on every usable backend. */
+/* Free bits: the objective's KL is sum_j max(lambda, KL_j). With lambda below every
+ * dim's batch KL it is the plain KL; above every dim's, the KL gradient vanishes
+ * (the loss is recon + w * L * lambda); in between, only the dims above it pull. */
+static void test_free_bits(void)
+{
+    vae_config c;
+    small_config(&c, VAE_HEAD_LOGVAR, VAE_LIK_BERNOULLI);
+    c.latent = 3;
+    vae_error err;
+    vae_model *m = vae_model_new(&c, &err);
+    CHECK(m != NULL, "free bits: %s", err.msg);
+    if (!m) return;
+    enum { B = 4 };
+    float x[B * 3];
+    fill_uniform(x, B * 3, 0.1f, 0.9f, 41);
+    vae_losses l;
+    vae_rng keep[VAE_STREAM_COUNT];
+    memcpy(keep, vae_model_state(m)->rng, sizeof keep);
+    CHECK(vae_model_forward_backward(m, x, B, 1.0f, 0, &l, &err) == VAE_OK, "%s", err.msg);
+    memcpy(vae_model_state(m)->rng, keep, sizeof keep);
+    /* the dims' batch KLs at the initial parameters, from the posterior function */
+    double kl_dim[3];
+    vae_mat *X = vae_mat_new(B, 3), *mu = vae_mat_new(B, 3), *sg = vae_mat_new(B, 3);
+    memcpy(X->v, x, sizeof x);
+    CHECK(vae_encode(m, AS_DATA(X), mu, sg, &err) == VAE_OK, "%s", err.msg);
+    float ls[B * 3];
+    for (int i = 0; i < B * 3; i++) ls[i] = logf(sg->v[i]);
+    double total = vae_kl_free_bits(mu->v, sg->v, ls, B, 3, 0.0f, kl_dim, NULL, NULL, 0);
+    double lo = kl_dim[0], hi = kl_dim[0];
+    for (int j = 1; j < 3; j++) {
+        lo = kl_dim[j] < lo ? kl_dim[j] : lo;
+        hi = kl_dim[j] > hi ? kl_dim[j] : hi;
+    }
+    CHECK(fabs(total - l.kl) < 1e-4 * (1 + fabs(l.kl)), "free bits: sum of KL_j %g vs KL %g",
+          total, l.kl);
+    CHECK(hi - lo > 1e-3, "free bits: the dims' KLs %g..%g should differ for the middle case",
+          lo, hi);
+    vae_mat_free(X);
+    vae_mat_free(mu);
+    vae_mat_free(sg);
+    vae_model_free(m);
+    /* below all, between (the mean of the extremes), above all */
+    const float lambdas[] = { (float)(lo * 0.5), (float)(0.5 * (lo + hi)), (float)(hi * 2 + 1) };
+    const char *names[] = { "free bits below every dim's KL", "free bits between the dims' KLs",
+                            "free bits above every dim's KL" };
+    for (int i = 0; i < 3; i++) {
+        c.free_bits = lambdas[i] > 0 ? lambdas[i] : 1e-6f;
+        check_model_gradients(names[i], &c);
+    }
+    /* above every dim: the loss is recon + w * L * lambda exactly */
+    c.free_bits = lambdas[2];
+    m = vae_model_new(&c, &err);
+    vae_losses a;
+    CHECK(vae_model_forward_backward(m, x, B, 0.7f, 0, &a, &err) == VAE_OK, "%s", err.msg);
+    CHECK(fabs(a.loss - (a.recon + 0.7 * 3 * lambdas[2])) < 1e-4 * (1 + fabs(a.loss)),
+          "free bits above: loss %g, recon %g + 0.7 * 3 * %g", a.loss, a.recon, lambdas[2]);
+    vae_model_free(m);
+}
+
 static void test_model_gradients_four_head_stacks(void)
 {
     for (int i = 0; i < vae_backend_count(); i++) {
@@ -535,6 +594,7 @@ static void test_backends_784(void)
 const test_case model_tests[] = {
     { "model gradients, every head and likelihood", test_model_gradients },
     { "model gradients without hidden layers", test_model_gradients_without_hidden },
+    { "free bits: gradients below, between and above the dims' KL", test_free_bits },
     { "model gradients, four heads with hidden layers, every backend",
       test_model_gradients_four_head_stacks },
     { "model gradients, the factor model's topology and noise models, every backend",

@@ -1,5 +1,6 @@
 -- Small statistics for result tables: mean, median, quantiles, Pearson and
--- Spearman correlation, the normal CDF and quantile, PCA.
+-- Spearman correlation, the normal CDF and quantile, PCA, the sample sd and
+-- the Mann-Whitney U test.
 local M = {}
 
 -- Ranks with ties given their average rank.
@@ -148,6 +149,100 @@ function M.normal_quantile(p)
     if M.normal_cdf(mid) < p then lo = mid else hi = mid end
   end
   return (lo + hi) / 2
+end
+
+-- The sample standard deviation (n - 1 in the denominator; 0 for one value).
+function M.sd(v)
+  local n = #v
+  if n < 2 then return 0 end
+  local m = M.mean(v)
+  local s = 0
+  for i = 1, n do s = s + (v[i] - m) ^ 2 end
+  return math.sqrt(s / (n - 1))
+end
+
+-- The number of ways to order na a's and nb b's with U = u (U counts the pairs
+-- with the a after the b), for every u: counts[u + 1], u = 0 .. na nb. By the
+-- recursion f(i, j, u) = f(i - 1, j, u - j) + f(i, j - 1, u) over the last item.
+local function u_counts(na, nb)
+  local prev = {} -- f(i - 1, ., .)
+  for j = 0, nb do prev[j] = { [0] = 1 } end
+  for i = 1, na do
+    local cur = {}
+    cur[0] = { [0] = 1 }
+    for j = 1, nb do
+      local t, a, b = {}, prev[j], cur[j - 1]
+      for u = 0, i * j do t[u] = (u >= j and a[u - j] or 0) + (b[u] or 0) end
+      cur[j] = t
+    end
+    prev = cur
+  end
+  return prev[nb]
+end
+
+-- The Mann-Whitney U test (Wilcoxon rank-sum) of samples a and b. U is U_a, the
+-- number of pairs (x from a, y from b) with x > y, ties counting 1/2.
+-- alternative: "two-sided" (default), "greater" (a tends to be larger) or
+-- "less". The p-value is exact (the null distribution of U counted) when there
+-- are no ties and na + nb <= 60, else the normal approximation with the tie
+-- correction and a continuity correction of 1/2. Returns { u =, p =, method =
+-- "exact" | "normal", z = (normal only) }.
+function M.mann_whitney(a, b, alternative)
+  alternative = alternative or "two-sided"
+  local na, nb = #a, #b
+  assert(na > 0 and nb > 0, "mann_whitney: both samples need values")
+  assert(alternative == "two-sided" or alternative == "greater" or alternative == "less",
+    "mann_whitney: alternative must be two-sided, greater or less")
+  local all = {}
+  for i = 1, na do all[i] = a[i] end
+  for i = 1, nb do all[na + i] = b[i] end
+  local r = ranks(all)
+  local ra = 0
+  for i = 1, na do ra = ra + r[i] end
+  local u = ra - na * (na + 1) / 2
+  -- tie groups: sum of t^3 - t
+  local sorted = {}
+  for i = 1, #all do sorted[i] = all[i] end
+  table.sort(sorted)
+  local ties, i = 0, 1
+  while i <= #sorted do
+    local j = i
+    while j < #sorted and sorted[j + 1] == sorted[i] do j = j + 1 end
+    local t = j - i + 1
+    ties = ties + t ^ 3 - t
+    i = j + 1
+  end
+  local n = na + nb
+  if ties == 0 and n <= 60 then
+    local counts, total = u_counts(na, nb), 0
+    for k = 0, na * nb do total = total + counts[k] end
+    local ui = math.floor(u + 0.5)
+    local le, ge = 0, 0
+    for k = 0, na * nb do
+      if k <= ui then le = le + counts[k] end
+      if k >= ui then ge = ge + counts[k] end
+    end
+    le, ge = le / total, ge / total
+    local p = alternative == "greater" and ge or alternative == "less" and le
+      or math.min(1, 2 * math.min(le, ge))
+    return { u = u, p = p, method = "exact" }
+  end
+  local mu = na * nb / 2
+  local var = na * nb / 12 * ((n + 1) - ties / (n * (n - 1)))
+  if var <= 0 then return { u = u, p = 1, method = "normal", z = 0 } end
+  local sd = math.sqrt(var)
+  local z, p
+  if alternative == "greater" then
+    z = (u - mu - 0.5) / sd
+    p = 1 - M.normal_cdf(z)
+  elseif alternative == "less" then
+    z = (u - mu + 0.5) / sd
+    p = M.normal_cdf(z)
+  else
+    z = math.max(0, math.abs(u - mu) - 0.5) / sd
+    p = math.min(1, 2 * (1 - M.normal_cdf(z)))
+  end
+  return { u = u, p = p, method = "normal", z = z }
 end
 
 return M

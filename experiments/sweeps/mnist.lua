@@ -1,0 +1,78 @@
+-- The MNIST ablation on the classic 784-400-20 model: likelihood (Bernoulli =
+-- BCE, Gaussian with fixed variance 1/2 = the summed squared error, continuous
+-- Bernoulli) x KL (on, off) x dropout (0, 0.2), 3 seeds. To fit the time of one
+-- session on 2 shared cores it trains on the first 10000 training images for
+-- 10 epochs and scores on the first 2000 test images, log p(x) with k = 20
+-- (see README). report() draws one grid image of prior samples and one of
+-- reconstructions, a panel per cell at its median seed by test BCE.
+local function report(ctx)
+  local sweep, out, merged, results, experiment, plot = ctx.sweep, ctx.out, ctx.merged, ctx.results,
+    ctx.experiment, ctx.plot
+  local images = require "images"
+  local panels = {}
+  for _, c in ipairs(sweep.configs) do
+    local bc = merged.by_config[c.name]
+    if bc and bc.jobs and #bc.jobs > 0 then
+      local js = {}
+      for i, j in ipairs(bc.jobs) do js[i] = j end
+      table.sort(js, function(a, b)
+        local x, y = tonumber(a.row.test_bce) or 0, tonumber(b.row.test_bce) or 0
+        if x ~= y then return x < y end
+        return a.job.seed < b.job.seed
+      end)
+      local pick = js[(#js + 1) // 2]
+      local dir = out .. "/median/" .. c.name
+      experiment.mkdir(dir)
+      local have = true
+      for _, kind in ipairs { "samples", "reconstructions" } do
+        local f = io.open(ctx.job_dir(pick.job) .. "/run/" .. kind .. ".u8", "rb")
+        if f then
+          local bytes = f:read("a")
+          f:close()
+          results.write_file(dir .. "/" .. kind .. ".u8", { bytes }, true)
+        else
+          have = false
+        end
+      end
+      if have then panels[#panels + 1] = { name = c.name, seed = pick.job.seed } end
+    end
+  end
+  if ctx.no_charts or #panels == 0 then return end
+  local ncol = 4
+  local nrow = (#panels + ncol - 1) // ncol
+  -- 8 x 8 tiles of 28 px with a 2 px gap (experiments/mnist.lua's grids)
+  local W = 8 * 28 + 9 * 2
+  local what = { samples = "decoded means of 64 prior samples",
+    reconstructions = "32 test images (odd rows) and their reconstructions (even rows)" }
+  for _, kind in ipairs { "samples", "reconstructions" } do
+    local lines = {
+      string.format("set terminal pngcairo size %d,%d enhanced font 'DejaVu Sans,9'", 280 * ncol, 300 * nrow + 40),
+      images.style,
+      string.format("set multiplot layout %d,%d title %s", nrow, ncol,
+        plot.quote("MNIST sweep: " .. what[kind] .. " per cell (median seed by test BCE)")),
+    }
+    for _, p in ipairs(panels) do
+      lines[#lines + 1] = "set title " .. plot.quote(string.format("%s (seed %d)", p.name, p.seed))
+      lines[#lines + 1] = images.plot_command("median/" .. p.name .. "/" .. kind .. ".u8", W, W)
+    end
+    lines[#lines + 1] = "unset multiplot"
+    local ok, err = plot.draw(out, "grid_" .. kind, table.concat(lines, "\n"), nil)
+    if not ok then io.stderr:write("warning: grid ", kind, " not drawn: ", err, "\n") end
+  end
+end
+
+local experiment = require "experiment"
+return {
+  experiment = "mnist",
+  about = "classic 784-400-20: likelihood x KL x dropout, 3 seeds; 10000 training images, 10 epochs, 2000 test images, log p(x) k=20",
+  seeds = 3,
+  options = { config = "classic", epochs = 10, train = 10000, test = 2000, k = 20,
+    backend = experiment.fastest(experiment.load_vae()) },
+  grid = {
+    { key = "likelihood", values = { "bernoulli", "gaussian_fixed", "cbernoulli" }, labels = { "bern", "gauss", "cbern" } },
+    { key = "kl", values = { true, false }, labels = { "KL", "noKL" } },
+    { key = "dropout", values = { 0, 0.2 }, labels = { "d0", "d0.2" } },
+  },
+  metrics = { "val_loss", "test_bce", "test_mse", "val_kl", "active_units", "knn_accuracy", "val_logpx" },
+  report = report,
+}

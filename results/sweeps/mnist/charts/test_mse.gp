@@ -1,0 +1,15 @@
+# drawn by experiments/lib/plot.lua; redraw with: gnuplot test_mse.gp
+
+set output "test_mse.png"
+set terminal pngcairo size 920,480 enhanced font 'DejaVu Sans,10'
+set datafile separator tab
+set datafile columnheaders
+set title "mnist: test_mse per configuration (mean ± sd over seeds; dots: seeds)" noenhanced
+set ylabel "test_mse" noenhanced
+set grid ytics
+set key outside below
+set xrange [-0.6:11.6]
+set xtics rotate by -35 left
+plot '../configs.tsv' using ($1-1):(column("test_mse_mean")):(column("test_mse_sd")):xtic(2) with yerrorbars pt 7 ps 1.2 lw 2 lc rgb '#1f77b4' title 'mean ± sd', \
+     '../summary.tsv' using ($3-1+0.15):(column("test_mse")) with points pt 6 ps 0.6 lc rgb '#ff7f0e' title 'one seed'
+unset output

@@ -1,0 +1,15 @@
+# drawn by experiments/lib/plot.lua; redraw with: gnuplot active_units.gp
+
+set output "active_units.png"
+set terminal pngcairo size 920,480 enhanced font 'DejaVu Sans,10'
+set datafile separator tab
+set datafile columnheaders
+set title "scurve: active_units per configuration (mean ± sd over seeds; dots: seeds)" noenhanced
+set ylabel "active_units" noenhanced
+set grid ytics
+set key outside below
+set xrange [-0.6:11.6]
+set xtics rotate by -35 left
+plot '../configs.tsv' using ($1-1):(column("active_units_mean")):(column("active_units_sd")):xtic(2) with yerrorbars pt 7 ps 1.2 lw 2 lc rgb '#1f77b4' title 'mean ± sd', \
+     '../summary.tsv' using ($3-1+0.15):(column("active_units")) with points pt 6 ps 0.6 lc rgb '#ff7f0e' title 'one seed'
+unset output
