@@ -49,6 +49,8 @@ for mode in "$@"; do
         suite "MNIST tests" "$LUA" tests/test_mnist.lua ./vae.so
         # The experiment scripts and their scaffolding (experiments/lib).
         suite "Experiment tests" "$LUA" tests/test_experiments.lua ./vae.so
+        # The oil flow data, the 1-NN yardstick and experiments/oilflow.lua.
+        suite "Oil flow tests" "$LUA" tests/test_oilflow.lua ./vae.so
         ;;
     sanitize)
         export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
