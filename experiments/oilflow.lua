@@ -170,6 +170,10 @@ function M.run(given)
     knn = "leave-one-out 1-nearest-neighbour error count, Euclidean; test: test points against the training points",
   }
   if #opts.set > 0 then meta.set = table.concat(opts.set, " ") end
+  if opts.seeds then
+    meta.seeds = string.format("seeds 1..%d (seeds.tsv); the other tables and the charts are seed 1's; "
+      .. "wall_seconds covers every seed", opts.seeds)
+  end
 
   local hcols = {}
   for i, c in ipairs(results.history_columns) do hcols[i] = c end
