@@ -1,9 +1,10 @@
 /* Matrices, byte images and data sets: vae.matrix, vae.data.* (the s-curve and
- * uniform generators, the idx loaders) and how fit and friends read a data set. */
+ * uniform generators, the idx loaders, the float table reader) and how fit and friends read a data set. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "../harness/data.h"
+#include "../harness/table.h"
 #include "binding.h"
 
 /* ---------- matrices ---------- */
@@ -377,6 +378,21 @@ static int l_idx_images(lua_State *L)
     return 1;
 }
 
+/* vae.data.table(path) -> a matrix of the whitespace-separated float table, or
+ * nil, message naming the file, line and column of the first fault */
+static int l_table(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    vae_error err;
+    handle *u = push_handle(L, MATRIX_MT, NULL); /* first: cannot leak the matrix */
+    if (!(u->ptr = vae_table_read(path, &err))) {
+        lua_pushnil(L);
+        lua_pushstring(L, err.msg);
+        return 2;
+    }
+    return 1;
+}
+
 /* vae.data.idx_labels(path) -> {label, ...} (integers), or nil, message */
 static int l_idx_labels(lua_State *L)
 {
@@ -485,7 +501,7 @@ void open_data(lua_State *L)
     lua_setfield(L, -2, "matrix");
     static const luaL_Reg data[] = {
         { "scurve", l_scurve }, { "uniform", l_uniform }, { "idx_images", l_idx_images },
-        { "idx_labels", l_idx_labels }, { NULL, NULL }
+        { "idx_labels", l_idx_labels }, { "table", l_table }, { NULL, NULL }
     };
     luaL_newlib(L, data);
     lua_pushcfunction(L, l_factor);

@@ -49,6 +49,8 @@ for mode in "$@"; do
         suite "MNIST tests" "$LUA" tests/test_mnist.lua ./vae.so
         # The experiment scripts and their scaffolding (experiments/lib).
         suite "Experiment tests" "$LUA" tests/test_experiments.lua ./vae.so
+        # The oil flow data, the 1-NN yardstick and experiments/oilflow.lua.
+        suite "Oil flow tests" "$LUA" tests/test_oilflow.lua ./vae.so
         # The sweep runner and the rank test; then the engines for real (GNU
         # parallel, a single-node Slurm cluster the test starts and stops).
         suite "Sweep tests" "$LUA" tests/test_sweep.lua ./vae.so

@@ -1,6 +1,6 @@
--- Small statistics for result tables: mean, median, quantiles, Pearson and
--- Spearman correlation, the normal CDF and quantile, PCA, the sample sd and
--- the Mann-Whitney U test.
+-- Small statistics for result tables: mean, sd, median, quantiles, Pearson and
+-- Spearman correlation, the normal CDF and quantile, PCA, 1-nearest-neighbour
+-- error counts and the Mann-Whitney U test.
 local M = {}
 
 -- Ranks with ties given their average rank.
@@ -107,6 +107,49 @@ function M.pca2(rows)
   return proj, shares
 end
 
+-- The sample standard deviation (n - 1); 0 for fewer than two values.
+function M.sd(v)
+  local n = #v
+  if n < 2 then return 0 end
+  local m, s = M.mean(v), 0
+  for i = 1, n do s = s + (v[i] - m) ^ 2 end
+  return math.sqrt(s / (n - 1))
+end
+
+-- The 1-nearest-neighbour classification error COUNT, Euclidean: with points
+-- and labels only, leave-one-out (each point classified by its nearest other
+-- point, the measure of Lawrence's lvmNearestNeighbour); with ref_points and
+-- ref_labels, each point classified by its nearest reference point. points are
+-- lists of coordinates of equal length. A tie goes to the first neighbour in
+-- order. Returns the count and the list of the misclassified indices.
+function M.knn1_errors(points, labels, ref_points, ref_labels)
+  local loo = ref_points == nil
+  local ref, ref_lab = ref_points or points, ref_labels or labels
+  assert(#labels == #points and #ref_lab == #ref, "knn1_errors: a label per point")
+  assert(#ref > (loo and 1 or 0), "knn1_errors: no neighbours to compare with")
+  local d = #ref[1]
+  local errors, wrong = 0, {}
+  for i = 1, #points do
+    local p = points[i]
+    assert(#p == d, "knn1_errors: points and references of different dimension")
+    local best, best_j = math.huge, nil
+    for j = 1, #ref do
+      if not (loo and j == i) then
+        local r, s = ref[j], 0
+        for k = 1, d do
+          local diff = p[k] - r[k]
+          s = s + diff * diff
+        end
+        if s < best then best, best_j = s, j end
+      end
+    end
+    if ref_lab[best_j] ~= labels[i] then
+      errors = errors + 1
+      wrong[#wrong + 1] = i
+    end
+  end
+  return errors, wrong
+end
 
 -- The median of a list of numbers (the list is not changed).
 function M.median(v)
@@ -149,16 +192,6 @@ function M.normal_quantile(p)
     if M.normal_cdf(mid) < p then lo = mid else hi = mid end
   end
   return (lo + hi) / 2
-end
-
--- The sample standard deviation (n - 1 in the denominator; 0 for one value).
-function M.sd(v)
-  local n = #v
-  if n < 2 then return 0 end
-  local m = M.mean(v)
-  local s = 0
-  for i = 1, n do s = s + (v[i] - m) ^ 2 end
-  return math.sqrt(s / (n - 1))
 end
 
 -- The number of ways to order na a's and nb b's with U = u (U counts the pairs
