@@ -4,19 +4,19 @@
 CC      ?= cc
 CFLAGS  ?= -O3 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -fPIC -fno-math-errno
-LDLIBS  += -lm
+LDLIBS  += -lm -lz
 LUA_CFLAGS := $(shell pkg-config --cflags lua5.4 2>/dev/null)
 LUA     ?= lua5.4
 
 HARNESS := harness/error.c harness/rng.c harness/mat.c harness/activation.c \
            harness/backend.c harness/layer.c harness/likelihood.c harness/posterior.c \
            harness/model.c harness/config.c harness/train.c harness/data.c harness/dataset.c \
-           harness/clock.c harness/oracle.c harness/bench.c
+           harness/clock.c harness/oracle.c harness/bench.c harness/checkpoint.c
 BACKENDS := backends/naive.c
 BINDING := lua/vae.c lua/options.c lua/data.c lua/model.c lua/config.c lua/bench.c
 TESTS   := tests/test_main.c tests/test_layers.c tests/test_config.c tests/test_model.c \
            tests/test_backends.c \
-           tests/test_data.c
+           tests/test_data.c tests/test_checkpoint.c
 
 # Every backend whose library (or instruction set) is here is built; say
 # `make NO_OPENBLAS=1` (NO_ONEDNN, NO_AVX2) to leave one out.

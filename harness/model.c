@@ -291,6 +291,25 @@ float *vae_model_params(vae_model *m, size_t *n)
     if (n) *n = m->n_params;
     return m->params;
 }
+/* The parameter arena's blocks in layout order (every layer with parameters,
+ * then the learned scalars): a checkpoint records and checks them. */
+int vae_model_layout(const vae_model *m, size_t *sizes, int cap)
+{
+    net *nets[6];
+    model_nets((vae_model *)m, nets);
+    int k = 0;
+    for (int i = 0; i < 6; i++)
+        for (int j = 0; j < nets[i]->n; j++)
+            if (nets[i]->layer[j]->n_params) {
+                if (k < cap) sizes[k] = nets[i]->layer[j]->n_params;
+                k++;
+            }
+    for (int s = 0; s < (m->shared_raw != NULL) + (m->noise_raw != NULL); s++) {
+        if (k < cap) sizes[k] = 1;
+        k++;
+    }
+    return k;
+}
 float *vae_model_grads(vae_model *m) { return m->grads; }
 void vae_model_adam(vae_model *m, float **mom1, float **mom2)
 {

@@ -87,6 +87,9 @@ int vae_sample(vae_model *m, vae_mat *out, vae_error *err);
 int vae_model_forward_backward(vae_model *m, const float *x, int B, float kl_weight,
                                int training, vae_losses *out, vae_error *err);
 float *vae_model_params(vae_model *m, size_t *n);
+/* The sizes of the parameter arena's blocks in layout order (layers with
+ * parameters, then learned scalars); returns the count (sizes gets at most cap). */
+int vae_model_layout(const vae_model *m, size_t *sizes, int cap);
 float *vae_model_grads(vae_model *m);
 /* Adam's first and second moments, one flat arena each like the parameters. */
 void vae_model_adam(vae_model *m, float **mom1, float **mom2);

@@ -107,6 +107,7 @@ int main(int argc, char **argv)
     run(model_tests, only, &passed, &failed);
     run(backend_tests, only, &passed, &failed);
     run(data_tests, only, &passed, &failed);
+    run(checkpoint_tests, only, &passed, &failed);
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }
