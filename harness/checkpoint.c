@@ -353,14 +353,14 @@ static double config_params(const vae_config *c)
     return n;
 }
 
-/* The first differing key=value of two canonical texts, for the message. */
-static void first_difference(const char *a, const char *b, char *out, size_t len)
+void vae_text_difference(const char *a, const char *b, const char *first, const char *second,
+                         char *out, size_t len)
 {
     while (*a || *b) {
         size_t la = strcspn(a, " "), lb = strcspn(b, " ");
         if (la != lb || memcmp(a, b, la)) {
-            snprintf(out, len, "'%.*s' in the file, '%.*s' in the model", (int)(la > 200 ? 200 : la),
-                     a, (int)(lb > 200 ? 200 : lb), b);
+            snprintf(out, len, "'%.*s' %s, '%.*s' %s", (int)(la > 200 ? 200 : la), a, first,
+                     (int)(lb > 200 ? 200 : lb), b, second);
             return;
         }
         a += la + (a[la] == ' ');
@@ -384,7 +384,7 @@ static int apply(vae_model *m, const parsed *f, const char *name, vae_checkpoint
         if (ft) {
             memcpy(ft, f->ctext, f->clen);
             ft[f->clen] = 0;
-            first_difference(ft, ctext, diff, sizeof diff);
+            vae_text_difference(ft, ctext, "in the file", "in the model", diff, sizeof diff);
         }
         free(ft);
         free(ctext);

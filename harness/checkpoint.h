@@ -48,4 +48,9 @@ int vae_model_load_into(vae_model *m, const char *path, vae_checkpoint_info *inf
 vae_model *vae_model_load_buffer(const unsigned char *buf, size_t n, const char *name,
                                  vae_checkpoint_info *info, vae_error *err);
 
+/* The first differing "key=value" of two space-separated texts, as "'a' in the
+ * file, 'b' in the model" (first/second name the sides), for mismatch messages. */
+void vae_text_difference(const char *a, const char *b, const char *first, const char *second,
+                         char *out, size_t len);
+
 #endif

@@ -5,6 +5,11 @@
 #include <math.h>
 #include <string.h>
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "../harness/checkpoint.h"
 #include "../harness/clock.h"
 #include "../harness/model.h"
 #include "../harness/train.h"
@@ -63,6 +68,11 @@ static void set_busy(lua_State *L, ldata *data, ldata *val, int delta)
 typedef struct batch_hook {
     lua_State *L;
     int fn, status;
+    /* fit{checkpoint=}: where, how often, the fit's last epoch, the training text */
+    vae_model *m;
+    const char *ckpt;
+    int every, last_epoch;
+    char train_text[1024];
 } batch_hook;
 
 static const char *const batch_fields[] = { "epoch", "step", "steps", "rows", "loss", "recon", "kl" };
@@ -138,6 +148,71 @@ static int on_epoch_trampoline(lua_State *L)
     return 1;
 }
 
+/* fit's history as text, a line per record: the fields of record_fields
+ * present in it, %.17g (exact for doubles), so a resume restores it. */
+static void history_text(lua_State *L, int hist, luaL_Buffer *b)
+{
+    lua_Integer n = (lua_Integer)lua_rawlen(L, hist);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, hist, i);
+        for (int f = 0; f < 10; f++) {
+            lua_getfield(L, -1, record_fields[f]);
+            if (!lua_isnil(L, -1)) {
+                char num[40];
+                snprintf(num, sizeof num, f ? " %.17g" : "%.17g", lua_tonumber(L, -1));
+                lua_pop(L, 1);
+                luaL_addstring(b, num);
+            } else
+                lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+        luaL_addchar(b, '\n');
+    }
+}
+
+/* (hook, history) -> saves the model with its state and the history; raises
+ * with the message on failure (called under lua_pcall). */
+static int checkpoint_trampoline(lua_State *L)
+{
+    batch_hook *h = lua_touserdata(L, 1);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    history_text(L, 2, &b);
+    luaL_pushresult(&b);
+    size_t len;
+    const char *text = lua_tolstring(L, -1, &len);
+    vae_checkpoint_extra ex = { h->train_text, text, len };
+    vae_error err;
+    if (vae_model_save(h->m, h->ckpt, 1, &ex, &err)) return luaL_error(L, "fit: %s", err.msg);
+    return 0;
+}
+
+/* Restores a history saved by checkpoint_trampoline into the table at hist. */
+static void history_restore(lua_State *L, int hist, const char *text)
+{
+    while (*text) {
+        double v[10];
+        int k = 0;
+        char *end;
+        while (k < 10 && *text && *text != '\n') {
+            v[k] = strtod(text, &end);
+            if (end == text) break;
+            k++;
+            text = end;
+        }
+        text += strcspn(text, "\n");
+        if (*text) text++;
+        if (k != 6 && k != 10) continue;
+        lua_createtable(L, 0, k);
+        for (int f = 0; f < k; f++) {
+            if (f == 0) lua_pushinteger(L, (lua_Integer)v[0]);
+            else lua_pushnumber(L, v[f]);
+            lua_setfield(L, -2, record_fields[f]);
+        }
+        lua_rawseti(L, hist, (lua_Integer)lua_rawlen(L, hist) + 1);
+    }
+}
+
 /* The on_epoch bridge: the record goes into the history (slot 6) and to the Lua
  * on_epoch (slot 4, or nil) under lua_pcall, like on_batch's; false ends fit. */
 static int call_on_epoch(void *ctx, const vae_epoch_record *r)
@@ -159,11 +234,23 @@ static int call_on_epoch(void *ctx, const vae_epoch_record *r)
         lua_pushnumber(L, r->val.kl);
         lua_pushnumber(L, r->val_seconds);
     }
-    return hook_pcall(h, r->validated ? 12 : 8);
+    if (hook_pcall(h, r->validated ? 12 : 8) && h->status == 1) return 1;
+    int stopping = h->status == 2;
+    if (h->ckpt && (r->epoch % h->every == 0 || r->epoch >= h->last_epoch || stopping)) {
+        lua_pushcfunction(L, checkpoint_trampoline);
+        lua_pushlightuserdata(L, h);
+        lua_pushvalue(L, 6);
+        if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+            h->status = 3; /* the message stays on top */
+            return 1;
+        }
+    }
+    return stopping;
 }
 
 /* fit's keys besides the training options of the config table. */
-static const char *const fit_extra[] = { "validation", "on_epoch", "on_batch", NULL };
+static const char *const fit_extra[] = { "validation", "on_epoch", "on_batch", "checkpoint",
+                                          "checkpoint_every", "resume", NULL };
 
 /* Ends fit early: nil, message, the history so far (at index 6). */
 static int fit_failed(lua_State *L, const char *msg)
@@ -221,15 +308,115 @@ static int mo_fit(lua_State *L)
         (val.busy && vae_check_data(m, &val.d, "fit: validation data", &err)) ||
         vae_train_opts_check(&o, &err))
         return luaL_error(L, "%s", err.msg);
-    batch_hook hook = { L, 5, 0 };
+    batch_hook hook = { L, 5, 0, m, NULL, 1, 0, "" };
+    /* checkpoint = path: the model, its state and the history every
+     * checkpoint_every epochs and at the end; resume = true: continue from that
+     * file when it exists (the epochs it holds count against `epochs`) */
+    lua_getfield(L, 3, "checkpoint");
+    if (!lua_isnil(L, -1) && !lua_isstring(L, -1))
+        return luaL_error(L, "%s: key 'checkpoint' must be a path (got %s)", W, luaL_typename(L, -1));
+    hook.ckpt = lua_tostring(L, -1); /* the option table holds it */
+    lua_pop(L, 1);
+    hook.every = (int)opt_int(L, 3, W, "checkpoint_every", 1, 1, 1000000000);
+    int resume = opt_bool(L, 3, W, "resume", 0);
+    int has_every = lua_getfield(L, 3, "checkpoint_every") != LUA_TNIL;
+    lua_pop(L, 1);
+    if ((resume || has_every) && !hook.ckpt)
+        return luaL_error(L, "%s: keys 'resume' and 'checkpoint_every' need key 'checkpoint'", W);
+    vae_train_state *st = vae_model_state(m);
+    {
+        vae_train_opts t = o;
+        t.epochs = 1; /* the run's length may change on resume; nothing else may */
+        vae_train_opts_text(&t, hook.train_text, sizeof hook.train_text);
+    }
+    int start_epoch = st->epoch, remaining = o.epochs;
+    if (resume && access(hook.ckpt, F_OK) == 0) {
+        vae_checkpoint_info info;
+        vae_model *peek = vae_model_load(hook.ckpt, &info, &err); /* checked before m changes */
+        vae_model_free(peek);
+        if (!peek) return fit_failed(L, err.msg);
+        if (!info.has_state || strcmp(info.train_text, hook.train_text) ||
+            vae_model_load_into(m, hook.ckpt, NULL, &err)) {
+            if (info.has_state && !strcmp(info.train_text, hook.train_text)) {
+                vae_checkpoint_info_free(&info);
+                return fit_failed(L, err.msg);
+            }
+            char diff[512];
+            vae_text_difference(info.train_text, hook.train_text, "in the file", "now", diff,
+                                sizeof diff);
+            snprintf(err.msg, sizeof err.msg, "fit: checkpoint '%s': %s", hook.ckpt,
+                     info.has_state ? "written with other training options: " : "has no training state");
+            if (info.has_state) strncat(err.msg, diff, sizeof err.msg - strlen(err.msg) - 1);
+            vae_checkpoint_info_free(&info);
+            return fit_failed(L, err.msg);
+        }
+        lua_pushstring(L, info.user);
+        vae_checkpoint_info_free(&info);
+        history_restore(L, 6, lua_tostring(L, -1));
+        lua_pop(L, 1);
+        remaining = o.epochs - (st->epoch - start_epoch);
+    }
+    hook.last_epoch = st->epoch + remaining;
     vae_train_hooks hooks = { has_batch_cb ? call_on_batch : NULL, call_on_epoch, NULL, &hook };
-    set_busy(L, &data, &val, 1);
-    int rc = vae_fit(m, &data.d, val.busy ? &val.d : NULL, &o, &hooks, &err);
-    set_busy(L, &data, &val, -1);
+    int rc = VAE_OK;
+    if (remaining > 0) {
+        o.epochs = remaining;
+        set_busy(L, &data, &val, 1);
+        rc = vae_fit(m, &data.d, val.busy ? &val.d : NULL, &o, &hooks, &err);
+        set_busy(L, &data, &val, -1);
+    }
     if (hook.status == 1) return lua_error(L); /* a callback raised: its error is on top */
+    if (hook.status == 3) return fit_failed(L, lua_tostring(L, -1)); /* a checkpoint failed */
     if (rc) return fit_failed(L, err.msg);
     lua_settop(L, 6);
     return 1;
+}
+
+/* model:save(path [, {state = true}]) -> true, or nil, message. The file is
+ * written atomically (harness/checkpoint.c); state = false keeps only the
+ * parameters. */
+static int mo_save(lua_State *L)
+{
+    vae_model *m = check_model(L, 1);
+    const char *path = luaL_checkstring(L, 2);
+    int state = 1;
+    if (!lua_isnoneornil(L, 3)) {
+        luaL_checktype(L, 3, LUA_TTABLE);
+        static const char *const keys[] = { "state", NULL };
+        check_keys(L, 3, "save", keys);
+        state = opt_bool(L, 3, "save", "state", 1);
+    }
+    vae_error err;
+    if (vae_model_save(m, path, state, NULL, &err)) {
+        lua_pushnil(L);
+        lua_pushstring(L, err.msg);
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* vae.load(path) -> model, {state = bool, epoch = n} or nil, message: a new
+ * model built from the checkpoint's config. */
+static int l_load(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    handle *u = push_handle(L, MODEL_MT, NULL);
+    vae_checkpoint_info info;
+    vae_error err;
+    if (!(u->ptr = vae_model_load(path, &info, &err))) {
+        lua_pushnil(L);
+        lua_pushstring(L, err.msg);
+        return 2;
+    }
+    int has_state = info.has_state;
+    vae_checkpoint_info_free(&info);
+    lua_createtable(L, 0, 2);
+    lua_pushboolean(L, has_state);
+    lua_setfield(L, -2, "state");
+    lua_pushinteger(L, vae_model_state(u->ptr)->epoch);
+    lua_setfield(L, -2, "epoch");
+    return 2;
 }
 
 /* model:config_text() -> the canonical one-line text of the model's config */
@@ -329,7 +516,7 @@ static int mo_log_likelihood(lua_State *L)
     luaL_checkstack(L, 8, "log_likelihood");
     lua_settop(L, 5);
     pin_data(L, 2, 5);
-    batch_hook hook = { L, 4, 0 };
+    batch_hook hook = { .L = L, .fn = 4 };
     double v;
     vae_error err;
     ((handle *)lua_touserdata(L, 1))->busy++;
@@ -392,7 +579,7 @@ static const luaL_Reg model_methods[] = {
     { "fit", mo_fit }, { "evaluate", mo_evaluate }, { "encode", mo_encode },
     { "decode", mo_decode }, { "reconstruct", mo_reconstruct }, { "sample", mo_sample },
     { "log_likelihood", mo_log_likelihood }, { "info", mo_info },
-    { "config_text", mo_config_text }, { "close", mo_close },
+    { "config_text", mo_config_text }, { "save", mo_save }, { "close", mo_close },
     { NULL, NULL }
 };
 
@@ -401,4 +588,6 @@ void open_model(lua_State *L)
     new_class(L, MODEL_MT, model_methods, mo_close, mo_tostring);
     lua_pushcfunction(L, l_model);
     lua_setfield(L, -2, "model");
+    lua_pushcfunction(L, l_load);
+    lua_setfield(L, -2, "load");
 }
