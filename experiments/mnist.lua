@@ -114,6 +114,7 @@ function M.run(given)
   for k, v in pairs(cfg.model) do model_config[k] = v end
   local fit_opts = { epochs = opts.epochs or cfg.epochs, batch = cfg.batch, lr = cfg.lr, eps = cfg.eps,
     validation = test, validate_every = cfg.test_every }
+  experiment.apply_checkpoint(opts, fit_opts)
   experiment.apply_sets(vae, opts.set, model_config, fit_opts)
   local epochs = fit_opts.epochs
   vae.set_threads(opts.threads) -- process-level: every backend's pool

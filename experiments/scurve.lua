@@ -79,6 +79,7 @@ function M.run(given)
     seed = opts.seed,
   }
   local fit_opts = { epochs = epochs, batch = cfg.batch, lr = cfg.lr, validation = data }
+  experiment.apply_checkpoint(opts, fit_opts)
   experiment.apply_sets(vae, opts.set, model_config, fit_opts)
   epochs = fit_opts.epochs
   vae.set_threads(opts.threads) -- process-level: every backend's pool

@@ -7,7 +7,9 @@
  * the config builds, and only then changes the model. */
 #include "checkpoint.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
@@ -89,6 +91,30 @@ static int write_all(int fd, const unsigned char *p, size_t n)
     return 0;
 }
 
+/* Temporaries of path that a killed writer left ("path.tmp.<pid>.<n>" whose
+ * process is gone) are removed by the next save. */
+static void remove_stale(const char *dir, const char *path)
+{
+    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+    size_t bl = strlen(base);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, base, bl) || strncmp(e->d_name + bl, ".tmp.", 5)) continue;
+        char *end;
+        long pid = strtol(e->d_name + bl + 5, &end, 10);
+        if (end == e->d_name + bl + 5 || *end != '.' || pid <= 0 || pid == (long)getpid()) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* alive (or not ours to judge) */
+        char *full = malloc(strlen(dir) + strlen(e->d_name) + 2);
+        if (!full) break;
+        sprintf(full, "%s/%s", dir, e->d_name);
+        unlink(full);
+        free(full);
+    }
+    closedir(d);
+}
+
 /* Temporary in path's directory (unique: pid and a counter, O_EXCL), fsync,
  * rename over path, fsync of the directory. On failure the temporary is
  * removed and path is untouched. */
@@ -111,6 +137,7 @@ static int write_atomic(const char *path, const unsigned char *buf, size_t n, va
         dir[slash - path] = 0;
     }
     int rc = VAE_FAIL;
+    remove_stale(dir, path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) {
         vae_fail(err, "checkpoint '%s': cannot create a temporary in '%s': %s", path, dir,

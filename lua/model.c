@@ -149,25 +149,37 @@ static int on_epoch_trampoline(lua_State *L)
 }
 
 /* fit's history as text, a line per record: the fields of record_fields
- * present in it, %.17g (exact for doubles), so a resume restores it. */
-static void history_text(lua_State *L, int hist, luaL_Buffer *b)
+ * present in it, %.17g (exact for doubles), so a resume restores it. Pushes
+ * the text. (The lines go through a table first: a luaL_Buffer allows no other
+ * stack use while it is open.) */
+static void push_history_text(lua_State *L, int hist)
 {
     lua_Integer n = (lua_Integer)lua_rawlen(L, hist);
+    lua_createtable(L, (int)n, 0);
+    int lines = lua_gettop(L);
     for (lua_Integer i = 1; i <= n; i++) {
+        char line[10 * 40 + 2];
+        size_t len = 0;
         lua_rawgeti(L, hist, i);
         for (int f = 0; f < 10; f++) {
-            lua_getfield(L, -1, record_fields[f]);
-            if (!lua_isnil(L, -1)) {
-                char num[40];
-                snprintf(num, sizeof num, f ? " %.17g" : "%.17g", lua_tonumber(L, -1));
-                lua_pop(L, 1);
-                luaL_addstring(b, num);
-            } else
-                lua_pop(L, 1);
+            if (lua_getfield(L, -1, record_fields[f]) != LUA_TNIL)
+                len += (size_t)snprintf(line + len, sizeof line - len, f ? " %.17g" : "%.17g",
+                                        lua_tonumber(L, -1));
+            lua_pop(L, 1);
         }
         lua_pop(L, 1);
-        luaL_addchar(b, '\n');
+        line[len++] = '\n';
+        lua_pushlstring(L, line, len);
+        lua_rawseti(L, lines, i);
     }
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, lines, i);
+        luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
+    lua_remove(L, lines);
 }
 
 /* (hook, history) -> saves the model with its state and the history; raises
@@ -175,10 +187,7 @@ static void history_text(lua_State *L, int hist, luaL_Buffer *b)
 static int checkpoint_trampoline(lua_State *L)
 {
     batch_hook *h = lua_touserdata(L, 1);
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    history_text(L, 2, &b);
-    luaL_pushresult(&b);
+    push_history_text(L, 2);
     size_t len;
     const char *text = lua_tolstring(L, -1, &len);
     vae_checkpoint_extra ex = { h->train_text, text, len };

@@ -49,6 +49,9 @@ for mode in "$@"; do
         suite "MNIST tests" "$LUA" tests/test_mnist.lua ./vae.so
         # The experiment scripts and their scaffolding (experiments/lib).
         suite "Experiment tests" "$LUA" tests/test_experiments.lua ./vae.so
+        # SIGKILL at random moments, resume from the checkpoint, compare with
+        # an unbroken run (tests/test_resume.sh N for more trials).
+        suite "Kill-and-resume tests" sh tests/test_resume.sh 1
         ;;
     sanitize)
         export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0

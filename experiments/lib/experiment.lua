@@ -138,7 +138,23 @@ function M.common_options(vae, defaults)
       help = "KEY=VALUE: set a model or training config key (repeatable; keys below)" },
     { name = "no-charts", flag = true, neutral = true, help = "write the tables only" },
     { name = "quiet", flag = true, neutral = true, help = "no progress output" },
+    { name = "checkpoint", neutral = true,
+      help = "checkpoint file: the model, its training state and history, every --checkpoint-every epochs" },
+    { name = "checkpoint-every", neutral = true, check = M.positive_int, requires = "checkpoint",
+      help = "epochs between checkpoints (default 1)" },
+    { name = "resume", flag = true, neutral = true, requires = "checkpoint",
+      help = "continue from --checkpoint when it exists (bit-identical to an unbroken run)" },
   }
+end
+
+-- --checkpoint, --checkpoint-every and --resume into fit's options. Checkpoints
+-- are written between epochs (the state then holds the data order and every
+-- RNG stream), so a killed run resumes at its last epoch boundary.
+function M.apply_checkpoint(opts, fit_opts)
+  if not opts.checkpoint then return end
+  fit_opts.checkpoint = opts.checkpoint
+  fit_opts.checkpoint_every = opts["checkpoint-every"]
+  fit_opts.resume = opts.resume or nil
 end
 
 -- --set KEY=VALUE is checked when parsed (the key and the value's type), so a
@@ -187,8 +203,12 @@ function M.check_options(spec, given)
   for k, v in pairs(given or {}) do
     local s = byname[k]
     if not s then error("unknown option '" .. tostring(k) .. "'", 0) end
-    if s.flag then
-      opts[k] = v and true or false
+    if s.flag then -- true, false or their text; nothing else (the text "false" is false)
+      if v == "true" or v == "false" then v = v == "true" end
+      if type(v) ~= "boolean" then
+        error("option --" .. k .. ": expected true or false, got '" .. tostring(v) .. "'", 0)
+      end
+      opts[k] = v
     elseif s.list then
       if type(v) ~= "table" then v = { v } end
       local list = {}
@@ -204,6 +224,11 @@ function M.check_options(spec, given)
       if s.check then c, msg = s.check(v) end
       if c == nil then error("option --" .. k .. ": " .. msg, 0) end
       opts[k] = c
+    end
+  end
+  for _, s in ipairs(spec) do
+    if s.requires and given and given[s.name] ~= nil and opts[s.name] and not opts[s.requires] then
+      error("option --" .. s.name .. " needs --" .. s.requires, 0)
     end
   end
   return opts
@@ -224,8 +249,10 @@ function M.parse_args(args, spec)
     local s = name and byname[name]
     if not s then return nil, "unknown argument '" .. a .. "'" end
     if s.flag then
-      if value ~= nil then return nil, "--" .. name .. " takes no value" end
-      value = true
+      if value ~= nil and value ~= "true" and value ~= "false" then
+        return nil, "--" .. name .. " takes no value (or =true, =false)"
+      end
+      value = value ~= "false"
     elseif value == nil then
       i = i + 1
       value = args[i]
