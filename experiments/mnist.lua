@@ -76,7 +76,11 @@ M.spec = {
   { name = "epochs", help = "override the config's epoch count", check = experiment.positive_int },
   { name = "likelihood", default = "bernoulli", help = "bernoulli (BCE), cbernoulli (continuous Bernoulli) or gaussian (one learned variance)", check = experiment.one_of { "bernoulli", "cbernoulli", "gaussian" } },
   { name = "binarize", default = "none", help = "none (grey values), static (pixel > 1/2) or dynamic (a fresh Bernoulli draw per batch)", check = experiment.one_of { "none", "static", "dynamic" } },
-  { name = "k", default = 1000, help = "importance samples per test image for log p(x) (0: skip the estimate)", check = experiment.nonneg_int },
+  { name = "k", default = 1000, help = "importance samples per test image for log p(x) (0: skip the estimate)", check = function(v)
+      local n, e = experiment.nonneg_int(v)
+      if n and n > 10000000 then return nil, "expected at most 10000000 samples, got " .. n end
+      return n, e
+    end },
   { name = "train", help = "train on the first N training images only (quick runs)", check = experiment.positive_int },
   { name = "test", help = "evaluate on the first N test images only", check = experiment.positive_int },
   { name = "data", neutral = true, help = "directory of the four idx files (default: $MNIST_DIR, else data/mnist)" },
@@ -117,6 +121,8 @@ function M.run(given)
   experiment.apply_checkpoint(opts, fit_opts)
   experiment.apply_sets(vae, opts.set, model_config, fit_opts)
   local epochs = fit_opts.epochs
+  local out, why = experiment.output_dir(M.spec, opts, "mnist", opts.config)
+  experiment.check_output(out) -- before training, not after it
   vae.set_threads(opts.threads) -- process-level: every backend's pool
   local model, merr = vae.model(model_config)
   if not model then return nil, merr end
@@ -159,7 +165,6 @@ function M.run(given)
   end
   local seconds_per_epoch, train_seconds = results.timing(history)
 
-  local out, why = experiment.output_dir(M.spec, opts, "mnist", opts.config)
   experiment.mkdir(out)
   local meta = {
     experiment = "mnist", config = opts.config .. ": " .. cfg.about, backend = opts.backend,

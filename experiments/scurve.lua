@@ -82,6 +82,8 @@ function M.run(given)
   experiment.apply_checkpoint(opts, fit_opts)
   experiment.apply_sets(vae, opts.set, model_config, fit_opts)
   epochs = fit_opts.epochs
+  local out, why = experiment.output_dir(M.spec, opts, "scurve", opts.config)
+  experiment.check_output(out) -- before training, not after it
   vae.set_threads(opts.threads) -- process-level: every backend's pool
   local model, err = vae.model(model_config)
   if not model then return nil, err end
@@ -108,7 +110,6 @@ function M.run(given)
   local rho = math.abs(stats.spearman(mu1, truth))
   local final = history[#history]
 
-  local out, why = experiment.output_dir(M.spec, opts, "scurve", opts.config)
   experiment.mkdir(out)
   local meta = {
     experiment = "scurve (the Keras s-curve ablation notebook)",

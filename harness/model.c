@@ -480,6 +480,8 @@ int vae_evaluate(vae_model *m, const vae_dataset *data, int epoch, vae_losses *o
     return VAE_OK;
 }
 
+enum { LL_SAMPLE_CHUNK = 256 };
+
 int vae_log_likelihood(vae_model *m, const vae_dataset *data, int k, double *mean_logpx,
                        int (*on_chunk)(void *ctx, int rows_done, int rows), void *ctx,
                        vae_error *err)
@@ -530,6 +532,14 @@ int vae_log_likelihood(vae_model *m, const vae_dataset *data, int k, double *mea
                 } else {
                     sum[r] += exp(lw - best[r]);
                 }
+            }
+            /* with a large k one chunk of rows takes long: a progress call (rows
+             * done, fractionally) every LL_SAMPLE_CHUNK samples, which can stop */
+            if (on_chunk && (j + 1) % LL_SAMPLE_CHUNK == 0 && j + 1 < k &&
+                on_chunk(ctx, start + (int)((long long)b * (j + 1) / k), n)) {
+                rc = vae_fail(err, "log p(x): stopped after %d rows and %d of %d samples of the "
+                                   "next %d", start, j + 1, k, b);
+                break;
             }
         }
         for (int r = 0; r < b && rc == VAE_OK; r++) total += best[r] + log(sum[r] / k);

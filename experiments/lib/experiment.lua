@@ -75,6 +75,19 @@ function M.mkdir(dir)
   if ok ~= true and ok ~= 0 then error("cannot create directory " .. M.display(dir), 0) end
 end
 
+-- Checks, before any training, that dir can be created and written to (a probe
+-- file made and removed). Raises naming dir.
+function M.check_output(dir)
+  M.mkdir(dir)
+  local probe = string.format("%s/.write-probe-%d", dir, math.random(1 << 30))
+  local f, ferr = io.open(probe, "w")
+  local wrote = f and f:write("x") and f:close()
+  os.remove(probe)
+  if not wrote then
+    error("cannot write to the output folder " .. M.display(dir) .. ": " .. tostring(ferr or "write failed"), 0)
+  end
+end
+
 -- ---------- the module ----------
 
 -- Loads vae (the ./vae.so of the repository unless one is loaded already).
