@@ -123,7 +123,8 @@ function M.run(given)
   local epochs = fit_opts.epochs
   local out, why = experiment.output_dir(M.spec, opts, "mnist", opts.config)
   experiment.check_output(out) -- before training, not after it
-  results.begin_run(out) -- a second live run into out is refused
+  local final_out = out
+  out = results.begin_run(final_out) -- written there, swapped into place at the end
   vae.set_threads(opts.threads) -- process-level: every backend's pool
   local model, merr = vae.model(model_config)
   if not model then return nil, merr end
@@ -205,9 +206,9 @@ function M.run(given)
 
   if not opts["no-charts"] then M.charts(model, opts, cfg, meta, out, test_images, test_labels, epochs) end
   model:close()
-  summary.out = out
-  results.finish_run(out)
-  io.stdout:write("wrote ", experiment.display(out), "/ (", why, ")\n")
+  summary.out = final_out
+  results.finish_run(out, final_out)
+  io.stdout:write("wrote ", experiment.display(final_out), "/ (", why, ")\n")
   return summary
 end
 

@@ -84,7 +84,8 @@ function M.run(given)
   epochs = fit_opts.epochs
   local out, why = experiment.output_dir(M.spec, opts, "scurve", opts.config)
   experiment.check_output(out) -- before training, not after it
-  results.begin_run(out) -- a second live run into out is refused
+  local final_out = out
+  out = results.begin_run(final_out) -- written there, swapped into place at the end
   vae.set_threads(opts.threads) -- process-level: every backend's pool
   local model, err = vae.model(model_config)
   if not model then return nil, err end
@@ -218,9 +219,9 @@ plot 'inout.tsv' using 1:2 with points pt 7 ps 0.6 lc rgb '#1f77b4' title 'origi
     end
   end
   model:close()
-  summary.out = out
-  results.finish_run(out)
-  io.stdout:write("wrote ", experiment.display(out), "/ (", why, ")\n")
+  summary.out = final_out
+  results.finish_run(out, final_out)
+  io.stdout:write("wrote ", experiment.display(final_out), "/ (", why, ")\n")
   return summary
 end
 

@@ -93,6 +93,21 @@ static int write_all(int fd, const unsigned char *p, size_t n)
 
 /* Temporaries of path that a killed writer left ("path.tmp.<pid>.<n>" whose
  * process is gone) are removed by the next save. */
+/* Whether pid runs: /proc/PID/stat exists and is not a zombie's (a killed
+ * process nobody reaped yet); without /proc, kill(pid, 0). */
+static int process_alive(long pid)
+{
+    char p[64], buf[512];
+    snprintf(p, sizeof p, "/proc/%ld/stat", pid);
+    FILE *f = fopen(p, "r");
+    if (!f) return kill((pid_t)pid, 0) == 0 || errno != ESRCH;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *close_paren = strrchr(buf, ')');
+    return !(close_paren && close_paren[1] == ' ' && (close_paren[2] == 'Z' || close_paren[2] == 'X'));
+}
+
 static void remove_stale(const char *dir, const char *path)
 {
     const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
@@ -105,7 +120,7 @@ static void remove_stale(const char *dir, const char *path)
         char *end;
         long pid = strtol(e->d_name + bl + 5, &end, 10);
         if (end == e->d_name + bl + 5 || *end != '.' || pid <= 0 || pid == (long)getpid()) continue;
-        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* alive (or not ours to judge) */
+        if (process_alive(pid)) continue;
         char *full = malloc(strlen(dir) + strlen(e->d_name) + 2);
         if (!full) break;
         sprintf(full, "%s/%s", dir, e->d_name);

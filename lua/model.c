@@ -270,6 +270,23 @@ static int fit_failed(lua_State *L, const char *msg)
     return 3;
 }
 
+/* Whether two finished configs have the same canonical text. */
+static int config_equal(const vae_config *a, const vae_config *b)
+{
+    size_t na = vae_config_text(a, NULL, 0), nb = vae_config_text(b, NULL, 0);
+    if (na != nb) return 0;
+    char *ta = malloc(na + 1), *tb = malloc(nb + 1);
+    int eq = ta && tb;
+    if (eq) {
+        vae_config_text(a, ta, na + 1);
+        vae_config_text(b, tb, nb + 1);
+        eq = !strcmp(ta, tb);
+    }
+    free(ta);
+    free(tb);
+    return eq;
+}
+
 /* model:fit(data, {epochs=, batch=, lr=, ..., validation=, on_epoch=function(rec),
  * on_batch=function(b)}) -> history (a list of per-epoch records), or nil,
  * message, partial history. The loop is vae_fit's (harness/train.c); epochs
@@ -345,8 +362,14 @@ static int mo_fit(lua_State *L)
     if (resume && access(hook.ckpt, F_OK) == 0) {
         vae_checkpoint_info info;
         vae_model *peek = vae_model_load(hook.ckpt, &info, &err); /* checked before m changes */
-        vae_model_free(peek);
         if (!peek) return fit_failed(L, err.msg);
+        int same = config_equal(vae_model_config(peek), vae_model_config(m));
+        vae_model_free(peek);
+        if (!same) { /* the config first: load_into names the key (and changes nothing) */
+            vae_checkpoint_info_free(&info);
+            if (vae_model_load_into(m, hook.ckpt, NULL, &err)) return fit_failed(L, err.msg);
+            return fit_failed(L, "fit: checkpoint config mismatch");
+        }
         if (!info.has_state || strcmp(info.train_text, hook.train_text) ||
             vae_model_load_into(m, hook.ckpt, NULL, &err)) {
             if (info.has_state && !strcmp(info.train_text, hook.train_text)) {

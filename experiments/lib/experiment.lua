@@ -302,6 +302,8 @@ function M.main(script, args)
   end
   local rok, summary, msg = pcall(script.run, given) -- run checks them as any caller's
   if not rok then msg = summary; summary = nil end
+  local results = package.loaded.results -- a failed run's staging folder goes, the old results stay
+  if results and results.abort_run then results.abort_run() end
   if summary == nil then
     io.stderr:write("error: ", tostring(msg), "\n")
     return 1

@@ -1,0 +1,98 @@
+#!/bin/sh
+# Faults a run meets on a real machine: a full disk (a 512 KiB tmpfs the test
+# mounts; skipped, saying so, where mounting is not allowed), SIGKILL while the
+# charts are drawn, and a memory limit. Each must end with a clear error (or a
+# whole result), the previous results intact and no temporaries left.
+cd "$(dirname "$0")/.." || exit 1
+LUA=${LUA:-lua5.4}
+tmp=$(mktemp -d)
+passed=0
+failed=0
+cleanup() { umount "$tmp/disk" 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+ok() { echo "ok - $1"; passed=$((passed + 1)); }
+not_ok() { echo "not ok - $1"; failed=$((failed + 1)); }
+sums() { (cd "$1" && find . -type f ! -name '*.ckpt' | sort | xargs sha256sum); }
+run="$LUA experiments/scurve.lua --config A --epochs 3 --quiet"
+
+# ---- a full disk
+mkdir -p "$tmp/disk"
+if mount -t tmpfs -o size=512k tmpfs "$tmp/disk" 2>/dev/null; then
+    if $run --no-charts --out "$tmp/disk/run" --checkpoint "$tmp/disk/a.ckpt" >/dev/null 2>&1; then
+        sums "$tmp/disk/run" >"$tmp/before"
+        ck_before=$(sha256sum <"$tmp/disk/a.ckpt")
+        dd if=/dev/zero of="$tmp/disk/filler" bs=4k >/dev/null 2>&1 # until the disk is full
+        $run --no-charts --seed 3 --out "$tmp/run3" --checkpoint "$tmp/disk/a.ckpt" >"$tmp/log" 2>&1
+        rc=$?
+        if [ "$rc" -eq 1 ] && grep -q "checkpoint '.*a.ckpt': writing failed: No space left on device" "$tmp/log" &&
+            [ "$(sha256sum <"$tmp/disk/a.ckpt")" = "$ck_before" ] &&
+            [ "$(find "$tmp/disk" -name '*.tmp*' | wc -l)" -eq 0 ]; then
+            ok "full disk: a checkpoint fails naming the file (exit 1); the previous checkpoint stays whole"
+        else
+            not_ok "full disk checkpoint: exit $rc: $(cat "$tmp/log")"
+        fi
+        # first completely full: refused before training, by the probe
+        $run --no-charts --seed 2 --out "$tmp/disk/run" >"$tmp/log" 2>&1
+        rc=$?
+        if [ "$rc" -eq 1 ] && grep -q "cannot write to the output folder .*disk/run" "$tmp/log"; then
+            ok "full disk: refused before training (exit 1, the folder named)"
+        else
+            not_ok "full disk before training: exit $rc: $(cat "$tmp/log")"
+        fi
+        truncate -s -24K "$tmp/disk/filler" # room for the probe, not for the tables
+        $run --no-charts --seed 2 --out "$tmp/disk/run" >"$tmp/log" 2>&1
+        rc=$?
+        sums "$tmp/disk/run" >"$tmp/after"
+        left=$(find "$tmp/disk" -name '*.tmp*' | wc -l)
+        if [ "$rc" -eq 1 ] && grep -q "No space left on device" "$tmp/log" &&
+            grep -q "cannot write.*disk/run/" "$tmp/log" && cmp -s "$tmp/before" "$tmp/after" &&
+            [ "$left" -eq 0 ] && [ -f "$tmp/disk/run/MANIFEST" ]; then
+            ok "full disk: result tables fail naming the file (exit 1); the previous run stays whole"
+        else
+            not_ok "full disk: exit $rc, $left temporaries: $(cat "$tmp/log")"
+        fi
+    else
+        not_ok "full disk: the first run did not fit in 512 KiB"
+    fi
+    umount "$tmp/disk"
+else
+    echo "# skipped the full-disk tests: cannot mount a tmpfs here (not root?)"
+fi
+
+# ---- SIGKILL while charts are drawn: every file there is whole, and the next
+# run removes what the killed one left
+if command -v gnuplot >/dev/null 2>&1; then
+    torn=0
+    for d in 0.5 0.6 0.7 0.8 0.9 1.0 1.2; do
+        timeout -s KILL "$d" $run --out "$tmp/charts" >/dev/null 2>&1
+        for png in "$tmp"/charts/*.png; do
+            [ -f "$png" ] || continue
+            tail -c 12 "$png" | grep -q IEND || torn=$((torn + 1))
+        done
+    done
+    $run --out "$tmp/charts" >/dev/null 2>&1
+    left=$(find "$tmp/charts" -name '*.tmp*' | wc -l)
+    if [ "$torn" -eq 0 ] && [ "$left" -eq 0 ] && [ -f "$tmp/charts/MANIFEST" ]; then
+        ok "SIGKILL at 7 moments while drawing: no torn PNG; the next run leaves no temporaries"
+    else
+        not_ok "SIGKILL while drawing: $torn torn PNGs, $left temporaries left: $(find "$tmp/charts" -name '*.tmp*')"
+    fi
+fi
+
+# ---- a memory limit: OpenBLAS's thread pool spins on a failing allocation at
+# load time under ulimit -v (an OpenBLAS bug). With one OpenBLAS thread the
+# module loads; a whole run under the limit still hangs where threads start
+# (a known limitation, README: reliability), reported here, not counted.
+(ulimit -v 204800; OPENBLAS_NUM_THREADS=1 timeout -s KILL 30 "$LUA" -e \
+    'package.cpath = "./?.so;" .. package.cpath; require "vae"' >/dev/null 2>&1)
+rc=$?
+if [ "$rc" -eq 0 ]; then
+    ok "ulimit -v 200 MB with OPENBLAS_NUM_THREADS=1: the module loads"
+else
+    not_ok "ulimit -v 200 MB: loading the module ended with $rc"
+fi
+(ulimit -v 204800; exec timeout -s KILL 5 "$LUA" -e \
+    'package.cpath = "./?.so;" .. package.cpath; require "vae"' >/dev/null 2>&1)
+[ $? -eq 137 ] && echo "# known: under ulimit -v 200 MB without OPENBLAS_NUM_THREADS=1, loading hangs (OpenBLAS)"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
