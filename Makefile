@@ -16,7 +16,7 @@ BACKENDS := backends/naive.c
 BINDING := lua/vae.c lua/options.c lua/data.c lua/model.c lua/config.c lua/bench.c
 TESTS   := tests/test_main.c tests/test_layers.c tests/test_config.c tests/test_model.c \
            tests/test_backends.c \
-           tests/test_data.c tests/test_checkpoint.c
+           tests/test_data.c tests/test_checkpoint.c tests/test_alloc.c
 
 # Every backend whose library (or instruction set) is here is built; say
 # `make NO_OPENBLAS=1` (NO_ONEDNN, NO_AVX2) to leave one out.
@@ -113,11 +113,14 @@ vae.so: $(BINDING_OBJ) $(OBJ)
 build/asan/vae.so: $(BINDING_ASAN_OBJ) $(ASAN_OBJ)
 	$(CC) $(SANITIZE) -shared -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
+# The test binary routes the harness's allocations through tests/test_alloc.c,
+# which can fail the N-th one.
+WRAP_ALLOC := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc
 build/test_harness: $(TESTS) tests/check.h $(OBJ) build/flags
-	$(CC) $(CFLAGS) $(DEFS) -o $@ $(TESTS) $(OBJ) $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(DEFS) -o $@ $(TESTS) $(OBJ) $(LDFLAGS) $(WRAP_ALLOC) $(LDLIBS)
 
 build/asan/test_harness: $(TESTS) tests/check.h $(ASAN_OBJ) build/flags
-	$(CC) $(CFLAGS) $(SANITIZE) $(DEFS) -o $@ $(TESTS) $(ASAN_OBJ) $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(SANITIZE) $(DEFS) -o $@ $(TESTS) $(ASAN_OBJ) $(LDFLAGS) $(WRAP_ALLOC) $(LDLIBS)
 
 # The runner prints one line per suite and the total as its last line.
 test: all build/asan/test_harness build/asan/vae.so

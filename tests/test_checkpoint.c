@@ -281,29 +281,72 @@ static void test_checkpoint_refusals(void)
     clean_tmp();
 }
 
-/* Every checkpoint under tests/fuzz/checkpoint/regress (crashers the fuzzer
- * found, and seeds) loads or fails cleanly. */
-static void test_checkpoint_regressions(void)
+/* The fuzz corpora (tests/fuzz/<target>/seed and regress: what the fuzzer
+ * found is kept there) replayed through the parsers: each input loads or fails
+ * cleanly (the sanitizer run catches the rest). */
+static int replay(const char *target, void (*one)(const char *path, const unsigned char *b, size_t n))
 {
-    FILE *p = popen("ls tests/fuzz/checkpoint/regress/* tests/fuzz/checkpoint/seed/* 2>/dev/null", "r");
-    if (!p) return;
-    char line[512];
-    int n = 0;
+    char cmd[160], line[512];
+    snprintf(cmd, sizeof cmd, "ls tests/fuzz/%s/seed/* tests/fuzz/%s/regress/* 2>/dev/null", target, target);
+    FILE *p = popen(cmd, "r");
+    if (!p) return 0;
+    int count = 0;
     while (fgets(line, sizeof line, p)) {
         line[strcspn(line, "\n")] = 0;
-        vae_error err;
-        vae_model *m = vae_model_load(line, NULL, &err);
-        vae_model_free(m);
-        n++;
+        size_t n = 0;
+        unsigned char *b = slurp(line, &n);
+        if (!b) continue;
+        one(line, b, n);
+        free(b);
+        count++;
     }
     pclose(p);
-    CHECK(n >= 0, "replayed %d files", n);
+    return count;
+}
+
+static void one_checkpoint(const char *path, const unsigned char *b, size_t n)
+{
+    vae_error err;
+    vae_model_free(vae_model_load(path, NULL, &err));
+    vae_model_free(vae_model_load_buffer(b, n, path, NULL, &err));
+}
+
+static void one_idx(const char *path, const unsigned char *b, size_t n)
+{
+    (void)b;
+    (void)n;
+    vae_error err;
+    vae_images_free(vae_idx_images(path, &err));
+    uint8_t *labels = NULL;
+    int rows;
+    if (vae_idx_labels(path, &labels, &rows, &err) == VAE_OK) free(labels);
+}
+
+static void one_config(const char *path, const unsigned char *b, size_t n)
+{
+    (void)path;
+    char *text = malloc(n + 1);
+    memcpy(text, b, n);
+    text[n] = 0;
+    vae_config c;
+    vae_train_opts o;
+    vae_config_default(&c);
+    vae_train_opts_default(&o);
+    vae_error err;
+    if (vae_config_assign_all(&c, &o, text, &err) == VAE_OK) vae_config_finish(&c, &err);
+    free(text);
+}
+
+static void test_fuzz_regressions(void)
+{
+    int n = replay("checkpoint", one_checkpoint) + replay("idx", one_idx) + replay("config", one_config);
+    CHECK(n >= 12, "replayed %d corpus files (the seeds alone are 12)", n);
 }
 
 const test_case checkpoint_tests[] = {
     { "checkpoint: save, load, resume bit-identical", test_checkpoint_resume_exact },
     { "checkpoint: every truncation, every bit flip, magic, version, config, count refused",
       test_checkpoint_refusals },
-    { "checkpoint: fuzz regression corpus replays", test_checkpoint_regressions },
+    { "fuzz corpora (seeds and found crashes) replay through the parsers", test_fuzz_regressions },
     { NULL, NULL }
 };
