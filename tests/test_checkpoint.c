@@ -197,6 +197,7 @@ static void test_checkpoint_refusals(void)
         }
     }
     CHECK(loaded == 0, "%d of %zu flipped bits loaded", loaded, n * 8);
+    printf("# a checkpoint of %zu bytes: %zu truncations and %zu flipped bits refused\n", n, n, n * 8);
     /* the same flips into a model, through files, for the first bit of every byte */
     changed = 0;
     for (size_t i = 0; i < n; i += 7) {
