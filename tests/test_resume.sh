@@ -4,8 +4,8 @@
 # must end with results identical to an unbroken run (every table, minus the
 # columns and header lines that are timings or dates). Also: a killed run
 # leaves no torn checkpoint (each one loads) and no stale temporaries.
-# Usage: tests/test_resume.sh [TRIALS] (default 3 per script). Seeded: the same
-# kill times every run (RESUME_SEED=N for others).
+# Usage: tests/test_resume.sh [TRIALS] (default 3 per script). Kill moments are
+# seeded fractions of the unbroken run's time (RESUME_SEED=N for others).
 cd "$(dirname "$0")/.." || exit 1
 LUA=${LUA:-lua5.4}
 TRIALS=${1:-3}
@@ -43,8 +43,14 @@ delays() { awk -v s="$1" -v n="$2" -v lo="$3" -v hi="$4" \
 # resumed until one finishes; compares.
 trial() {
     name=$1; lo=$2; hi=$3; shift 3
+    t0=$(date +%s.%N)
     "$LUA" "$@" --quiet --no-charts --out "$tmp/ref-$name" >/dev/null 2>&1 ||
         { not_ok "$name: the unbroken run failed"; return; }
+    # kill moments: fractions lo..hi of the unbroken run's time, so they land
+    # whatever the machine's load
+    took=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
+    lo=$(awk -v f="$lo" -v t="$took" 'BEGIN { printf "%.2f", f * t }')
+    hi=$(awk -v f="$hi" -v t="$took" 'BEGIN { printf "%.2f", f * t }')
     normalise "$tmp/ref-$name" >"$tmp/ref-$name.txt"
     t=1
     while [ "$t" -le "$TRIALS" ]; do
@@ -86,9 +92,9 @@ trial() {
     done
 }
 
-trial scurve 0.2 2.0 experiments/scurve.lua --config A --epochs 250
+trial scurve 0.15 0.9 experiments/scurve.lua --config A --epochs 250
 if [ -f data/mnist/train-images-idx3-ubyte ]; then
-    trial mnist 0.8 3.0 experiments/mnist.lua --train 1000 --test 500 --epochs 12 --k 10 --threads 1
+    trial mnist 0.3 0.9 experiments/mnist.lua --train 1000 --test 500 --epochs 12 --k 10 --threads 1
 else
     echo "# skipped MNIST: data/mnist is not there (make mnist)"
 fi
