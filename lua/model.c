@@ -342,7 +342,7 @@ static int mo_fit(lua_State *L)
      * checkpoint_every epochs and at the end; resume = true: continue from that
      * file when it exists (the epochs it holds count against `epochs`) */
     lua_getfield(L, 3, "checkpoint");
-    if (!lua_isnil(L, -1) && !lua_isstring(L, -1))
+    if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
         return luaL_error(L, "%s: key 'checkpoint' must be a path (got %s)", W, luaL_typename(L, -1));
     hook.ckpt = lua_tostring(L, -1); /* the option table holds it */
     lua_pop(L, 1);
