@@ -79,6 +79,22 @@ if command -v gnuplot >/dev/null 2>&1; then
     fi
 fi
 
+# ---- divergence: lr = 0.5 on config A turns NaN in epoch 3; the checkpoint of
+# epoch 2 loads, and resuming from it meets the same divergence at the same step
+div="$LUA experiments/scurve.lua --config A --epochs 20 --quiet --no-charts --set lr=0.5"
+$div --out "$tmp/div" --checkpoint "$tmp/div.ckpt" >"$tmp/log" 2>&1
+rc=$?
+msg=$(grep -o 'training stopped at epoch [0-9]*, step [0-9]*' "$tmp/log")
+at=$(echo 'package.cpath = "./?.so;" .. package.cpath
+    local m, i = require("vae").load(arg[1]) io.write(m and i.epoch or "none")' | "$LUA" - "$tmp/div.ckpt" 2>&1)
+$div --out "$tmp/div" --checkpoint "$tmp/div.ckpt" --resume >"$tmp/log2" 2>&1
+rc2=$?
+if [ "$rc" -eq 1 ] && [ -n "$msg" ] && [ "$at" = 2 ] && [ "$rc2" -eq 1 ] && grep -q "$msg" "$tmp/log2"; then
+    ok "divergence: '$msg' (exit 1); the epoch-$at checkpoint loads and resumes to the same step"
+else
+    not_ok "divergence: exit $rc/$rc2, '$msg', checkpoint epoch $at: $(cat "$tmp/log" "$tmp/log2")"
+fi
+
 # ---- a memory limit: OpenBLAS's thread pool spins on a failing allocation at
 # load time under ulimit -v (an OpenBLAS bug). With one OpenBLAS thread the
 # module loads; a whole run under the limit still hangs where threads start
