@@ -68,7 +68,8 @@ int vae_evaluate(vae_model *m, const vae_dataset *data, int epoch, vae_losses *o
 /* Importance-weighted estimate of the mean log p(x) over data, with k samples
  * per example (Burda et al. 2016). Needs a normalised likelihood. on_chunk
  * (nullable) is called after every chunk of rows with the rows done so far (it
- * can take minutes on MNIST); a nonzero return stops with "stopped after N rows". */
+ * can take minutes on MNIST), and every 256 samples within a chunk with the rows
+ * done counted fractionally; a nonzero return stops with "stopped after N rows". */
 int vae_log_likelihood(vae_model *m, const vae_dataset *data, int k, double *mean_logpx,
                        int (*on_chunk)(void *ctx, int rows_done, int rows), void *ctx,
                        vae_error *err);

@@ -536,7 +536,8 @@ static int call_on_progress(void *ctx, int done, int rows)
 
 /* model:log_likelihood(data [, k=1000 [, on_progress]]) -> mean importance-weighted
  * log p(x) in nats. on_progress(done, rows) is called after every chunk of rows
- * (return false to stop: nil, message); the model and data cannot be closed
+ * and every 256 samples within one (return false to stop: nil, message); the
+ * model and data cannot be closed
  * meanwhile. */
 static int mo_log_likelihood(lua_State *L)
 {

@@ -344,7 +344,39 @@ static void test_fuzz_regressions(void)
     CHECK(n >= 12, "replayed %d corpus files (the seeds alone are 12)", n);
 }
 
+/* log p(x) with a large k: progress calls come per chunk of samples (not only
+ * per chunk of rows), with rows done growing, and a nonzero return stops. */
+typedef struct progress { int calls, last, stop_at; } progress;
+static int on_progress(void *ctx, int done, int rows)
+{
+    progress *p = ctx;
+    (void)rows;
+    CHECK(done >= p->last, "rows done %d after %d", done, p->last);
+    p->last = done;
+    return ++p->calls == p->stop_at;
+}
+
+static void test_log_likelihood_progress(void)
+{
+    vae_mat *X, *T;
+    vae_error err;
+    vae_scurve(10, 6, &X, &T, &err);
+    vae_model *m = small_model("samples=1");
+    double v;
+    progress p = { 0, 0, 0 };
+    CHECK(vae_log_likelihood(m, AS_DATA(X), 2000, &v, on_progress, &p, &err) == VAE_OK, "%s", err.msg);
+    CHECK(p.calls >= 7, "%d progress calls for 10 rows and k = 2000 (one chunk of rows)", p.calls);
+    progress s = { 0, 0, 2 };
+    CHECK(vae_log_likelihood(m, AS_DATA(X), 2000, &v, on_progress, &s, &err) != VAE_OK &&
+              strstr(err.msg, "stopped after 0 rows and 512 of 2000 samples"),
+          "stopped in the samples: %s", err.msg);
+    vae_model_free(m);
+    vae_mat_free(X);
+    vae_mat_free(T);
+}
+
 const test_case checkpoint_tests[] = {
+    { "log p(x) with a large k: progress per chunk of samples, and it stops", test_log_likelihood_progress },
     { "checkpoint: save, load, resume bit-identical", test_checkpoint_resume_exact },
     { "checkpoint: every truncation, every bit flip, magic, version, config, count refused",
       test_checkpoint_refusals },
