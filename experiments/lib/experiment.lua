@@ -92,8 +92,29 @@ end
 
 -- Loads vae (the ./vae.so of the repository unless one is loaded already).
 -- Raises with what to do when it is not built.
+-- The address-space limit (ulimit -v) in bytes, or nil when unlimited.
+function M.address_limit()
+  local f = io.open("/proc/self/limits")
+  if not f then return nil end
+  local limit
+  for line in f:lines() do
+    local v = line:match("^Max address space%s+(%S+)")
+    if v then limit = tonumber(v) end
+  end
+  f:close()
+  return limit
+end
+
+-- Under an address-space limit OpenBLAS's thread pool spins forever on a
+-- failing allocation, at load time and when its threads start (an OpenBLAS
+-- bug; a process under ulimit -v 200 MB never exited). So under a limit the
+-- module is loaded only with OPENBLAS_NUM_THREADS=1, and --threads must be 1.
+M.limit_message = "a virtual-memory limit (ulimit -v) is set, under which OpenBLAS hangs starting "
+  .. "its threads (an OpenBLAS bug): run with OPENBLAS_NUM_THREADS=1 and --threads 1"
+
 function M.load_vae()
   if package.loaded.vae then return package.loaded.vae end
+  if M.address_limit() and os.getenv("OPENBLAS_NUM_THREADS") ~= "1" then error(M.limit_message, 0) end
   package.cpath = M.root .. "/?.so;" .. package.cpath
   local ok, vae = pcall(require, "vae")
   if not ok then
@@ -142,7 +163,12 @@ function M.common_options(vae, defaults)
   return {
     { name = "backend", default = defaults.backend or M.fastest(vae), check = M.one_of(names),
       help = "compute backend: " .. table.concat(names, ", ") },
-    { name = "threads", default = defaults.threads or 0, check = M.nonneg_int,
+    { name = "threads", default = defaults.threads or (M.address_limit() and 1 or 0),
+      check = function(v)
+        local n, e = M.nonneg_int(v)
+        if n and n ~= 1 and M.address_limit() then return nil, M.limit_message end
+        return n, e
+      end,
       help = "threads for backends that have them (0 = all cores)" },
     { name = "seed", default = defaults.seed or 1, check = M.nonneg_int,
       help = defaults.seed_help or "seed of the data, initialisation, order and noise" },
