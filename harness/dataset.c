@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 const char *const vae_binarize_names[VAE_BINARIZE_COUNT] = { "none", "static", "dynamic" };
 
@@ -120,8 +122,14 @@ static int read_idx(const char *path, int ndims, const char *kind, uint32_t *dim
                     uint8_t **data, vae_error *err)
 {
     *data = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return vae_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer (fstat below refuses it) */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return vae_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return vae_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    }
     int rc = VAE_FAIL;
     struct stat st;
     unsigned char head[4 + 4 * 3];

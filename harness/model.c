@@ -301,6 +301,25 @@ float *vae_model_params(vae_model *m, size_t *n)
     if (n) *n = m->n_params;
     return m->params;
 }
+/* The parameter arena's blocks in layout order (every layer with parameters,
+ * then the learned scalars): a checkpoint records and checks them. */
+int vae_model_layout(const vae_model *m, size_t *sizes, int cap)
+{
+    net *nets[6];
+    model_nets((vae_model *)m, nets);
+    int k = 0;
+    for (int i = 0; i < 6; i++)
+        for (int j = 0; j < nets[i]->n; j++)
+            if (nets[i]->layer[j]->n_params) {
+                if (k < cap) sizes[k] = nets[i]->layer[j]->n_params;
+                k++;
+            }
+    for (int s = 0; s < (m->shared_raw != NULL) + (m->noise_raw != NULL); s++) {
+        if (k < cap) sizes[k] = 1;
+        k++;
+    }
+    return k;
+}
 float *vae_model_grads(vae_model *m) { return m->grads; }
 void vae_model_adam(vae_model *m, float **mom1, float **mom2)
 {
@@ -499,6 +518,8 @@ int vae_evaluate(vae_model *m, const vae_dataset *data, int epoch, vae_losses *o
     return VAE_OK;
 }
 
+enum { LL_SAMPLE_CHUNK = 256 };
+
 int vae_log_likelihood(vae_model *m, const vae_dataset *data, int k, double *mean_logpx,
                        int (*on_chunk)(void *ctx, int rows_done, int rows), void *ctx,
                        vae_error *err)
@@ -549,6 +570,14 @@ int vae_log_likelihood(vae_model *m, const vae_dataset *data, int k, double *mea
                 } else {
                     sum[r] += exp(lw - best[r]);
                 }
+            }
+            /* with a large k one chunk of rows takes long: a progress call (rows
+             * done, fractionally) every LL_SAMPLE_CHUNK samples, which can stop */
+            if (on_chunk && (j + 1) % LL_SAMPLE_CHUNK == 0 && j + 1 < k &&
+                on_chunk(ctx, start + (int)((long long)b * (j + 1) / k), n)) {
+                rc = vae_fail(err, "log p(x): stopped after %d rows and %d of %d samples of the "
+                                   "next %d", start, j + 1, k, b);
+                break;
             }
         }
         for (int r = 0; r < b && rc == VAE_OK; r++) total += best[r] + log(sum[r] / k);

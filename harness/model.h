@@ -68,7 +68,8 @@ int vae_evaluate(vae_model *m, const vae_dataset *data, int epoch, vae_losses *o
 /* Importance-weighted estimate of the mean log p(x) over data, with k samples
  * per example (Burda et al. 2016). Needs a normalised likelihood. on_chunk
  * (nullable) is called after every chunk of rows with the rows done so far (it
- * can take minutes on MNIST); a nonzero return stops with "stopped after N rows". */
+ * can take minutes on MNIST), and every 256 samples within a chunk with the rows
+ * done counted fractionally; a nonzero return stops with "stopped after N rows". */
 int vae_log_likelihood(vae_model *m, const vae_dataset *data, int k, double *mean_logpx,
                        int (*on_chunk)(void *ctx, int rows_done, int rows), void *ctx,
                        vae_error *err);
@@ -90,6 +91,9 @@ int vae_sample(vae_model *m, vae_mat *out, vae_error *err);
 int vae_model_forward_backward(vae_model *m, const float *x, int B, float kl_weight,
                                int training, vae_losses *out, vae_error *err);
 float *vae_model_params(vae_model *m, size_t *n);
+/* The sizes of the parameter arena's blocks in layout order (layers with
+ * parameters, then learned scalars); returns the count (sizes gets at most cap). */
+int vae_model_layout(const vae_model *m, size_t *sizes, int cap);
 float *vae_model_grads(vae_model *m);
 /* Adam's first and second moments, one flat arena each like the parameters. */
 void vae_model_adam(vae_model *m, float **mom1, float **mom2);

@@ -74,6 +74,14 @@ int vae_train_epoch(vae_model *m, const vae_dataset *data, const vae_train_opts 
             return vae_fail(err, "training stopped at epoch %d, step %d: %s", epoch,
                             (start / B) + 1, e.msg);
         }
+        /* A divergence can stay finite (lr = 1 takes s-curve config A to 1e26 nats
+         * in its first epoch): no model here reaches this loss per example. */
+        if (!(fabs(l.loss) <= VAE_LOSS_LIMIT)) {
+            st->step = 0;
+            return vae_fail(err, "training diverged at epoch %d, step %d: loss %.3g per example "
+                                 "(the limit is %.0e)", epoch, (start / B) + 1, l.loss,
+                            VAE_LOSS_LIMIT);
+        }
         st->step++;
         loss += l.loss * b;
         recon += l.recon * b;

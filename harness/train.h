@@ -34,6 +34,9 @@ typedef struct vae_train_hooks {
 int vae_train_step(vae_model *m, const float *x, int B, const vae_train_opts *o,
                    const vae_train_hooks *h, vae_losses *out, vae_error *err);
 
+/* A per-example loss above this stops training as diverged. */
+#define VAE_LOSS_LIMIT 1e10
+
 /* One pass over data in mini-batches (the order reshuffled first when
  * o->shuffle), one step each; advances the state's epoch. A non-finite loss
  * fails naming the epoch and step; the failed epoch is not counted. */

@@ -6,6 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "../harness/checkpoint.h"
 #include "../harness/clock.h"
 #include "../harness/model.h"
 #include "../harness/train.h"
@@ -64,6 +69,11 @@ static void set_busy(lua_State *L, ldata *data, ldata *val, int delta)
 typedef struct batch_hook {
     lua_State *L;
     int fn, status;
+    /* fit{checkpoint=}: where, how often, the fit's last epoch, the training text */
+    vae_model *m;
+    const char *ckpt;
+    int every, last_epoch;
+    char train_text[1024];
 } batch_hook;
 
 static const char *const batch_fields[] = { "epoch", "step", "steps", "rows", "loss", "recon", "kl" };
@@ -139,6 +149,80 @@ static int on_epoch_trampoline(lua_State *L)
     return 1;
 }
 
+/* fit's history as text, a line per record: the fields of record_fields
+ * present in it, %.17g (exact for doubles), so a resume restores it. Pushes
+ * the text. (The lines go through a table first: a luaL_Buffer allows no other
+ * stack use while it is open.) */
+static void push_history_text(lua_State *L, int hist)
+{
+    lua_Integer n = (lua_Integer)lua_rawlen(L, hist);
+    lua_createtable(L, (int)n, 0);
+    int lines = lua_gettop(L);
+    for (lua_Integer i = 1; i <= n; i++) {
+        char line[10 * 40 + 2];
+        size_t len = 0;
+        lua_rawgeti(L, hist, i);
+        for (int f = 0; f < 10; f++) {
+            if (lua_getfield(L, -1, record_fields[f]) != LUA_TNIL)
+                len += (size_t)snprintf(line + len, sizeof line - len, f ? " %.17g" : "%.17g",
+                                        lua_tonumber(L, -1));
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+        line[len++] = '\n';
+        lua_pushlstring(L, line, len);
+        lua_rawseti(L, lines, i);
+    }
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, lines, i);
+        luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
+    lua_remove(L, lines);
+}
+
+/* (hook, history) -> saves the model with its state and the history; raises
+ * with the message on failure (called under lua_pcall). */
+static int checkpoint_trampoline(lua_State *L)
+{
+    batch_hook *h = lua_touserdata(L, 1);
+    push_history_text(L, 2);
+    size_t len;
+    const char *text = lua_tolstring(L, -1, &len);
+    vae_checkpoint_extra ex = { h->train_text, text, len };
+    vae_error err;
+    if (vae_model_save(h->m, h->ckpt, 1, &ex, &err)) return luaL_error(L, "fit: %s", err.msg);
+    return 0;
+}
+
+/* Restores a history saved by checkpoint_trampoline into the table at hist. */
+static void history_restore(lua_State *L, int hist, const char *text)
+{
+    while (*text) {
+        double v[10];
+        int k = 0;
+        char *end;
+        while (k < 10 && *text && *text != '\n') {
+            v[k] = strtod(text, &end);
+            if (end == text) break;
+            k++;
+            text = end;
+        }
+        text += strcspn(text, "\n");
+        if (*text) text++;
+        if (k != 6 && k != 10) continue;
+        lua_createtable(L, 0, k);
+        for (int f = 0; f < k; f++) {
+            if (f == 0) lua_pushinteger(L, (lua_Integer)v[0]);
+            else lua_pushnumber(L, v[f]);
+            lua_setfield(L, -2, record_fields[f]);
+        }
+        lua_rawseti(L, hist, (lua_Integer)lua_rawlen(L, hist) + 1);
+    }
+}
+
 /* The on_epoch bridge: the record goes into the history (slot 6) and to the Lua
  * on_epoch (slot 4, or nil) under lua_pcall, like on_batch's; false ends fit. */
 static int call_on_epoch(void *ctx, const vae_epoch_record *r)
@@ -160,11 +244,23 @@ static int call_on_epoch(void *ctx, const vae_epoch_record *r)
         lua_pushnumber(L, r->val.kl);
         lua_pushnumber(L, r->val_seconds);
     }
-    return hook_pcall(h, r->validated ? 12 : 8);
+    if (hook_pcall(h, r->validated ? 12 : 8) && h->status == 1) return 1;
+    int stopping = h->status == 2;
+    if (h->ckpt && (r->epoch % h->every == 0 || r->epoch >= h->last_epoch || stopping)) {
+        lua_pushcfunction(L, checkpoint_trampoline);
+        lua_pushlightuserdata(L, h);
+        lua_pushvalue(L, 6);
+        if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+            h->status = 3; /* the message stays on top */
+            return 1;
+        }
+    }
+    return stopping;
 }
 
 /* fit's keys besides the training options of the config table. */
-static const char *const fit_extra[] = { "validation", "on_epoch", "on_batch", NULL };
+static const char *const fit_extra[] = { "validation", "on_epoch", "on_batch", "checkpoint",
+                                          "checkpoint_every", "resume", NULL };
 
 /* Ends fit early: nil, message, the history so far (at index 6). */
 static int fit_failed(lua_State *L, const char *msg)
@@ -173,6 +269,23 @@ static int fit_failed(lua_State *L, const char *msg)
     lua_pushstring(L, msg);
     lua_pushvalue(L, 6);
     return 3;
+}
+
+/* Whether two finished configs have the same canonical text. */
+static int config_equal(const vae_config *a, const vae_config *b)
+{
+    size_t na = vae_config_text(a, NULL, 0), nb = vae_config_text(b, NULL, 0);
+    if (na != nb) return 0;
+    char *ta = malloc(na + 1), *tb = malloc(nb + 1);
+    int eq = ta && tb;
+    if (eq) {
+        vae_config_text(a, ta, na + 1);
+        vae_config_text(b, tb, nb + 1);
+        eq = !strcmp(ta, tb);
+    }
+    free(ta);
+    free(tb);
+    return eq;
 }
 
 /* model:fit(data, {epochs=, batch=, lr=, ..., validation=, on_epoch=function(rec),
@@ -212,6 +325,9 @@ static int mo_fit(lua_State *L)
     ldata data = check_data(L, 2), val = { .busy = NULL };
     pin_data(L, 2, 7);
     if (lua_getfield(L, 3, "validation") != LUA_TNIL) {
+        if (!lua_istable(L, -1) && !luaL_testudata(L, -1, MATRIX_MT) && !luaL_testudata(L, -1, IMAGES_MT))
+            return luaL_error(L, "%s: key 'validation' must be a matrix, images or data set (got %s)",
+                              W, luaL_typename(L, -1));
         val = check_data(L, -1);
         pin_data(L, lua_gettop(L), 8);
     }
@@ -222,15 +338,121 @@ static int mo_fit(lua_State *L)
         (val.busy && vae_check_data(m, &val.d, "fit: validation data", &err)) ||
         vae_train_opts_check(&o, &err))
         return luaL_error(L, "%s", err.msg);
-    batch_hook hook = { L, 5, 0 };
+    batch_hook hook = { L, 5, 0, m, NULL, 1, 0, "" };
+    /* checkpoint = path: the model, its state and the history every
+     * checkpoint_every epochs and at the end; resume = true: continue from that
+     * file when it exists (the epochs it holds count against `epochs`) */
+    lua_getfield(L, 3, "checkpoint");
+    if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
+        return luaL_error(L, "%s: key 'checkpoint' must be a path (got %s)", W, luaL_typename(L, -1));
+    hook.ckpt = lua_tostring(L, -1); /* the option table holds it */
+    lua_pop(L, 1);
+    hook.every = (int)opt_int(L, 3, W, "checkpoint_every", 1, 1, 1000000000);
+    int resume = opt_bool(L, 3, W, "resume", 0);
+    int has_every = lua_getfield(L, 3, "checkpoint_every") != LUA_TNIL;
+    lua_pop(L, 1);
+    if ((resume || has_every) && !hook.ckpt)
+        return luaL_error(L, "%s: keys 'resume' and 'checkpoint_every' need key 'checkpoint'", W);
+    vae_train_state *st = vae_model_state(m);
+    {
+        vae_train_opts t = o;
+        t.epochs = 1; /* the run's length may change on resume; nothing else may */
+        vae_train_opts_text(&t, hook.train_text, sizeof hook.train_text);
+    }
+    int start_epoch = st->epoch, remaining = o.epochs;
+    if (resume && access(hook.ckpt, F_OK) == 0) {
+        vae_checkpoint_info info;
+        vae_model *peek = vae_model_load(hook.ckpt, &info, &err); /* checked before m changes */
+        if (!peek) return fit_failed(L, err.msg);
+        int same = config_equal(vae_model_config(peek), vae_model_config(m));
+        vae_model_free(peek);
+        if (!same) { /* the config first: load_into names the key (and changes nothing) */
+            vae_checkpoint_info_free(&info);
+            if (vae_model_load_into(m, hook.ckpt, NULL, &err)) return fit_failed(L, err.msg);
+            return fit_failed(L, "fit: checkpoint config mismatch");
+        }
+        if (!info.has_state || strcmp(info.train_text, hook.train_text) ||
+            vae_model_load_into(m, hook.ckpt, NULL, &err)) {
+            if (info.has_state && !strcmp(info.train_text, hook.train_text)) {
+                vae_checkpoint_info_free(&info);
+                return fit_failed(L, err.msg);
+            }
+            char diff[512];
+            vae_text_difference(info.train_text, hook.train_text, "in the file", "now", diff,
+                                sizeof diff);
+            snprintf(err.msg, sizeof err.msg, "fit: checkpoint '%s': %s", hook.ckpt,
+                     info.has_state ? "written with other training options: " : "has no training state");
+            if (info.has_state) strncat(err.msg, diff, sizeof err.msg - strlen(err.msg) - 1);
+            vae_checkpoint_info_free(&info);
+            return fit_failed(L, err.msg);
+        }
+        lua_pushstring(L, info.user);
+        vae_checkpoint_info_free(&info);
+        history_restore(L, 6, lua_tostring(L, -1));
+        lua_pop(L, 1);
+        remaining = o.epochs - (st->epoch - start_epoch);
+    }
+    hook.last_epoch = st->epoch + remaining;
     vae_train_hooks hooks = { has_batch_cb ? call_on_batch : NULL, call_on_epoch, NULL, &hook };
-    set_busy(L, &data, &val, 1);
-    int rc = vae_fit(m, &data.d, val.busy ? &val.d : NULL, &o, &hooks, &err);
-    set_busy(L, &data, &val, -1);
+    int rc = VAE_OK;
+    if (remaining > 0) {
+        o.epochs = remaining;
+        set_busy(L, &data, &val, 1);
+        rc = vae_fit(m, &data.d, val.busy ? &val.d : NULL, &o, &hooks, &err);
+        set_busy(L, &data, &val, -1);
+    }
     if (hook.status == 1) return lua_error(L); /* a callback raised: its error is on top */
+    if (hook.status == 3) return fit_failed(L, lua_tostring(L, -1)); /* a checkpoint failed */
     if (rc) return fit_failed(L, err.msg);
     lua_settop(L, 6);
     return 1;
+}
+
+/* model:save(path [, {state = true}]) -> true, or nil, message. The file is
+ * written atomically (harness/checkpoint.c); state = false keeps only the
+ * parameters. */
+static int mo_save(lua_State *L)
+{
+    vae_model *m = check_model(L, 1);
+    const char *path = luaL_checkstring(L, 2);
+    int state = 1;
+    if (!lua_isnoneornil(L, 3)) {
+        luaL_checktype(L, 3, LUA_TTABLE);
+        static const char *const keys[] = { "state", NULL };
+        check_keys(L, 3, "save", keys);
+        state = opt_bool(L, 3, "save", "state", 1);
+    }
+    vae_error err;
+    if (vae_model_save(m, path, state, NULL, &err)) {
+        lua_pushnil(L);
+        lua_pushstring(L, err.msg);
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* vae.load(path) -> model, {state = bool, epoch = n} or nil, message: a new
+ * model built from the checkpoint's config. */
+static int l_load(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    handle *u = push_handle(L, MODEL_MT, NULL);
+    vae_checkpoint_info info;
+    vae_error err;
+    if (!(u->ptr = vae_model_load(path, &info, &err))) {
+        lua_pushnil(L);
+        lua_pushstring(L, err.msg);
+        return 2;
+    }
+    int has_state = info.has_state;
+    vae_checkpoint_info_free(&info);
+    lua_createtable(L, 0, 2);
+    lua_pushboolean(L, has_state);
+    lua_setfield(L, -2, "state");
+    lua_pushinteger(L, vae_model_state(u->ptr)->epoch);
+    lua_setfield(L, -2, "epoch");
+    return 2;
 }
 
 /* model:config_text() -> the canonical one-line text of the model's config */
@@ -304,7 +526,7 @@ static int mo_sample(lua_State *L)
 {
     vae_model *m = check_model(L, 1);
     lua_Integer n = luaL_checkinteger(L, 2);
-    if (n < 1 || n > 10000000) return luaL_argerror(L, 2, "sample count must be >= 1");
+    if (n < 1 || n > 10000000) return luaL_argerror(L, 2, "sample count must be in [1, 10000000]");
     vae_mat *out = push_matrix(L, (int)n, vae_model_config(m)->input);
     vae_error err;
     if (vae_sample(m, out, &err)) return luaL_error(L, "sample: %s", err.msg);
@@ -326,7 +548,8 @@ static int call_on_progress(void *ctx, int done, int rows)
 
 /* model:log_likelihood(data [, k=1000 [, on_progress]]) -> mean importance-weighted
  * log p(x) in nats. on_progress(done, rows) is called after every chunk of rows
- * (return false to stop: nil, message); the model and data cannot be closed
+ * and every 256 samples within one (return false to stop: nil, message); the
+ * model and data cannot be closed
  * meanwhile. */
 static int mo_log_likelihood(lua_State *L)
 {
@@ -335,13 +558,13 @@ static int mo_log_likelihood(lua_State *L)
         return luaL_error(L, "log_likelihood: the model is busy (called from a callback)");
     ldata d = check_data(L, 2);
     lua_Integer k = luaL_optinteger(L, 3, 1000);
-    if (k < 1 || k > 10000000) return luaL_argerror(L, 3, "k must be >= 1");
+    if (k < 1 || k > 10000000) return luaL_argerror(L, 3, "k must be in [1, 10000000]");
     int has_cb = !lua_isnoneornil(L, 4);
     if (has_cb) luaL_checktype(L, 4, LUA_TFUNCTION);
     luaL_checkstack(L, 8, "log_likelihood");
     lua_settop(L, 5);
     pin_data(L, 2, 5);
-    batch_hook hook = { L, 4, 0 };
+    batch_hook hook = { .L = L, .fn = 4 };
     double v;
     vae_error err;
     ((handle *)lua_touserdata(L, 1))->busy++;
@@ -418,7 +641,7 @@ static const luaL_Reg model_methods[] = {
     { "decode", mo_decode }, { "decode_logvar", mo_decode_logvar },
     { "reconstruct", mo_reconstruct }, { "sample", mo_sample },
     { "log_likelihood", mo_log_likelihood }, { "info", mo_info },
-    { "config_text", mo_config_text }, { "close", mo_close },
+    { "config_text", mo_config_text }, { "save", mo_save }, { "close", mo_close },
     { NULL, NULL }
 };
 
@@ -427,4 +650,6 @@ void open_model(lua_State *L)
     new_class(L, MODEL_MT, model_methods, mo_close, mo_tostring);
     lua_pushcfunction(L, l_model);
     lua_setfield(L, -2, "model");
+    lua_pushcfunction(L, l_load);
+    lua_setfield(L, -2, "load");
 }

@@ -24,7 +24,7 @@ typedef struct test_case {
 } test_case;
 
 extern const test_case layer_tests[], config_tests[], model_tests[], backend_tests[],
-    data_tests[], table_tests[];
+    data_tests[], table_tests[], checkpoint_tests[], alloc_tests[];
 
 /* Finite-difference gradient check of n values p against analytic g, with the
  * scalar function f (evaluated in double from float state). Central differences

@@ -55,6 +55,13 @@ for mode in "$@"; do
         # parallel, a single-node Slurm cluster the test starts and stops).
         suite "Sweep tests" "$LUA" tests/test_sweep.lua ./vae.so
         suite "Sweep engine tests" env LUA="$LUA" sh tests/test_engines.sh
+        # SIGKILL at random moments, resume from the checkpoint, compare with
+        # an unbroken run (tests/test_resume.sh N for more trials).
+        suite "Kill-and-resume tests" sh tests/test_resume.sh 1
+        # One table of hostile inputs, each with its exit status and message.
+        suite "Bad-input catalogue" "$LUA" tests/test_catalogue.lua ./vae.so
+        # A full disk (tmpfs), SIGKILL while charts are drawn, a memory limit.
+        suite "Fault tests" sh tests/test_faults.sh
         ;;
     sanitize)
         export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0

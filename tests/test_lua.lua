@@ -411,4 +411,39 @@ test("on_batch: progress records, stopping, errors, no closing mid-epoch", funct
   assert(type(vae.isatty(1)) == "boolean")
 end)
 
+test("checkpoints: save, load, fit with checkpoint and resume", function()
+  local dir = tap.tmpdir()
+  local d = vae.data.scurve { n = 60, seed = 2 }
+  local function mk() return vae.model { input = 2, latent = 1, hidden = { 6 }, dropout = 0.2, seed = 4 } end
+  local a = mk()
+  local ha = assert(a:fit(d, { epochs = 4, batch = 16, validation = d }))
+  assert(a:save(dir .. "/a.ckpt"))
+  local b, info = vae.load(dir .. "/a.ckpt")
+  assert(b and info.state and info.epoch == 4, "loads with its state")
+  assert(b:config_text() == a:config_text(), "the same config")
+  assert(b:evaluate(d).loss == a:evaluate(d).loss, "the same parameters")
+  -- 2 epochs with a checkpoint, then a resume to 4: the history and the model of an unbroken 4
+  local path = dir .. "/fit.ckpt"
+  local c = mk()
+  assert(c:fit(d, { epochs = 2, batch = 16, validation = d, checkpoint = path }))
+  local e = mk()
+  local he = assert(e:fit(d, { epochs = 4, batch = 16, validation = d, checkpoint = path, resume = true }))
+  assert(#he == 4, "the resumed history has every epoch (" .. #he .. ")")
+  for i = 1, 4 do
+    assert(he[i].epoch == i and he[i].loss == ha[i].loss and he[i].val_loss == ha[i].val_loss,
+      "epoch " .. i .. " as in the unbroken run")
+  end
+  assert(e:evaluate(d).loss == a:evaluate(d).loss, "the same model at the end")
+  -- failures are nil, message naming the file
+  local m, err = vae.load(dir .. "/none.ckpt")
+  assert(m == nil and err:find("none.ckpt", 1, true), err)
+  local ok, serr = a:save(dir .. "/no/such/dir/x.ckpt")
+  assert(ok == nil and serr:find("cannot create a temporary", 1, true), serr)
+  local other = vae.model { input = 2, latent = 2, seed = 4 }
+  local h, ferr = other:fit(d, { epochs = 1, checkpoint = path, resume = true })
+  assert(h == nil and ferr:find("config mismatch", 1, true), ferr)
+  raises(function() mk():fit(d, { checkpoint_every = 2 }) end, { "need key 'checkpoint'" })
+  raises(function() mk():fit(d, { checkpoint = 5 }) end, { "key 'checkpoint'" })
+end)
+
 tap.finish()

@@ -108,6 +108,8 @@ int main(int argc, char **argv)
     run(backend_tests, only, &passed, &failed);
     run(data_tests, only, &passed, &failed);
     run(table_tests, only, &passed, &failed);
+    run(checkpoint_tests, only, &passed, &failed);
+    run(alloc_tests, only, &passed, &failed);
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

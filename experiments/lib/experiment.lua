@@ -75,12 +75,46 @@ function M.mkdir(dir)
   if ok ~= true and ok ~= 0 then error("cannot create directory " .. M.display(dir), 0) end
 end
 
+-- Checks, before any training, that dir can be created and written to (a probe
+-- file made and removed). Raises naming dir.
+function M.check_output(dir)
+  M.mkdir(dir)
+  local probe = string.format("%s/.write-probe-%d", dir, math.random(1 << 30))
+  local f, ferr = io.open(probe, "w")
+  local wrote = f and f:write("x") and f:close()
+  os.remove(probe)
+  if not wrote then
+    error("cannot write to the output folder " .. M.display(dir) .. ": " .. tostring(ferr or "write failed"), 0)
+  end
+end
+
 -- ---------- the module ----------
 
 -- Loads vae (the ./vae.so of the repository unless one is loaded already).
 -- Raises with what to do when it is not built.
+-- The address-space limit (ulimit -v) in bytes, or nil when unlimited.
+function M.address_limit()
+  local f = io.open("/proc/self/limits")
+  if not f then return nil end
+  local limit
+  for line in f:lines() do
+    local v = line:match("^Max address space%s+(%S+)")
+    if v then limit = tonumber(v) end
+  end
+  f:close()
+  return limit
+end
+
+-- Under an address-space limit OpenBLAS's thread pool spins forever on a
+-- failing allocation, at load time and when its threads start (an OpenBLAS
+-- bug; a process under ulimit -v 200 MB never exited). So under a limit the
+-- module is loaded only with OPENBLAS_NUM_THREADS=1, and --threads must be 1.
+M.limit_message = "a virtual-memory limit (ulimit -v) is set, under which OpenBLAS hangs starting "
+  .. "its threads (an OpenBLAS bug): run with OPENBLAS_NUM_THREADS=1 and --threads 1"
+
 function M.load_vae()
   if package.loaded.vae then return package.loaded.vae end
+  if M.address_limit() and os.getenv("OPENBLAS_NUM_THREADS") ~= "1" then error(M.limit_message, 0) end
   package.cpath = M.root .. "/?.so;" .. package.cpath
   local ok, vae = pcall(require, "vae")
   if not ok then
@@ -129,7 +163,12 @@ function M.common_options(vae, defaults)
   return {
     { name = "backend", default = defaults.backend or M.fastest(vae), check = M.one_of(names),
       help = "compute backend: " .. table.concat(names, ", ") },
-    { name = "threads", default = defaults.threads or 0, check = M.nonneg_int,
+    { name = "threads", default = defaults.threads or (M.address_limit() and 1 or 0),
+      check = function(v)
+        local n, e = M.nonneg_int(v)
+        if n and n ~= 1 and M.address_limit() then return nil, M.limit_message end
+        return n, e
+      end,
       help = "threads for backends that have them (0 = all cores)" },
     { name = "seed", default = defaults.seed or 1, check = M.nonneg_int,
       help = defaults.seed_help or "seed of the data, initialisation, order and noise" },
@@ -138,7 +177,23 @@ function M.common_options(vae, defaults)
       help = "KEY=VALUE: set a model or training config key (repeatable; keys below)" },
     { name = "no-charts", flag = true, neutral = true, help = "write the tables only" },
     { name = "quiet", flag = true, neutral = true, help = "no progress output" },
+    { name = "checkpoint", neutral = true,
+      help = "checkpoint file: the model, its training state and history, every --checkpoint-every epochs" },
+    { name = "checkpoint-every", neutral = true, check = M.positive_int, requires = "checkpoint",
+      help = "epochs between checkpoints (default 1)" },
+    { name = "resume", flag = true, neutral = true, requires = "checkpoint",
+      help = "continue from --checkpoint when it exists (bit-identical to an unbroken run)" },
   }
+end
+
+-- --checkpoint, --checkpoint-every and --resume into fit's options. Checkpoints
+-- are written between epochs (the state then holds the data order and every
+-- RNG stream), so a killed run resumes at its last epoch boundary.
+function M.apply_checkpoint(opts, fit_opts)
+  if not opts.checkpoint then return end
+  fit_opts.checkpoint = opts.checkpoint
+  fit_opts.checkpoint_every = opts["checkpoint-every"]
+  fit_opts.resume = opts.resume or nil
 end
 
 -- --set KEY=VALUE is checked when parsed (the key and the value's type), so a
@@ -187,8 +242,12 @@ function M.check_options(spec, given)
   for k, v in pairs(given or {}) do
     local s = byname[k]
     if not s then error("unknown option '" .. tostring(k) .. "'", 0) end
-    if s.flag then
-      opts[k] = v and true or false
+    if s.flag then -- true, false or their text; nothing else (the text "false" is false)
+      if v == "true" or v == "false" then v = v == "true" end
+      if type(v) ~= "boolean" then
+        error("option --" .. k .. ": expected true or false, got '" .. tostring(v) .. "'", 0)
+      end
+      opts[k] = v
     elseif s.list then
       if type(v) ~= "table" then v = { v } end
       local list = {}
@@ -204,6 +263,11 @@ function M.check_options(spec, given)
       if s.check then c, msg = s.check(v) end
       if c == nil then error("option --" .. k .. ": " .. msg, 0) end
       opts[k] = c
+    end
+  end
+  for _, s in ipairs(spec) do
+    if s.requires and given and given[s.name] ~= nil and opts[s.name] and not opts[s.requires] then
+      error("option --" .. s.name .. " needs --" .. s.requires, 0)
     end
   end
   return opts
@@ -224,8 +288,10 @@ function M.parse_args(args, spec)
     local s = name and byname[name]
     if not s then return nil, "unknown argument '" .. a .. "'" end
     if s.flag then
-      if value ~= nil then return nil, "--" .. name .. " takes no value" end
-      value = true
+      if value ~= nil and value ~= "true" and value ~= "false" then
+        return nil, "--" .. name .. " takes no value (or =true, =false)"
+      end
+      value = value ~= "false"
     elseif value == nil then
       i = i + 1
       value = args[i]
@@ -262,6 +328,8 @@ function M.main(script, args)
   end
   local rok, summary, msg = pcall(script.run, given) -- run checks them as any caller's
   if not rok then msg = summary; summary = nil end
+  local results = package.loaded.results -- a failed run's staging folder goes, the old results stay
+  if results and results.abort_run then results.abort_run() end
   if summary == nil then
     io.stderr:write("error: ", tostring(msg), "\n")
     return 1

@@ -70,10 +70,28 @@ function M.load(dir, fetch)
     out[key] = v
   end
   out.train, out.test = out.train_images, out.test_images
+  -- MNIST's own shape: 28 x 28 images, labels 0..9, 60000 training and 10000
+  -- test images (so a swapped or foreign file is named, not trained on)
+  local counts = { train = 60000, test = 10000 }
   for _, split in ipairs { "train", "test" } do
-    if #out[split .. "_labels"] ~= out[split]:rows() then
-      return nil, string.format("%s/%s: %d labels for %d images", dir, M.files[split .. "_labels"],
-        #out[split .. "_labels"], out[split]:rows())
+    local images, labels = M.files[split .. "_images"], M.files[split .. "_labels"]
+    local im = out[split]
+    if im:height() ~= 28 or im:width() ~= 28 then
+      return nil, string.format("%s/%s: images are %d x %d, MNIST's are 28 x 28", dir, images,
+        im:height(), im:width())
+    end
+    if im:rows() ~= counts[split] then
+      return nil, string.format("%s/%s: %d images, MNIST's %s set has %d (files swapped?)", dir,
+        images, im:rows(), split, counts[split])
+    end
+    if #out[split .. "_labels"] ~= im:rows() then
+      return nil, string.format("%s/%s: %d labels for %d images", dir, labels,
+        #out[split .. "_labels"], im:rows())
+    end
+    for i, l in ipairs(out[split .. "_labels"]) do
+      if l < 0 or l > 9 then
+        return nil, string.format("%s/%s: label %d is %d, MNIST's are 0..9", dir, labels, i, l)
+      end
     end
   end
   return out

@@ -31,10 +31,11 @@ end
 -- Writes dir/name.gp (body drawn into name.png) and runs gnuplot in dir.
 -- Returns true, or false and a message. meta: the '#' header (optional).
 function M.draw(dir, name, body, meta)
+  local tmp_png = results.temp_name(name .. ".png")
   local script = table.concat({
     "# drawn by experiments/lib/plot.lua; redraw with: gnuplot " .. name .. ".gp",
     body:find("set terminal", 1, true) and "" or M.terminal,
-    "set output " .. M.quote(name .. ".png"),
+    "set output " .. M.quote(tmp_png), -- renamed into place once gnuplot succeeds
     body,
     "unset output",
   }, "\n") .. "\n"
@@ -43,7 +44,8 @@ function M.draw(dir, name, body, meta)
   if not M.available() then return false, "gnuplot is not installed" end
   local run = os.execute("cd -- " .. experiment.shell_quote(dir) .. " && gnuplot "
     .. experiment.shell_quote(name .. ".gp"))
-  if run ~= true and run ~= 0 then
+  if run ~= true and run ~= 0 or not os.rename(dir .. "/" .. tmp_png, dir .. "/" .. name .. ".png") then
+    os.remove(dir .. "/" .. tmp_png)
     return false, "gnuplot failed on " .. experiment.display(dir .. "/" .. name .. ".gp")
   end
   results.written[#results.written + 1] = dir .. "/" .. name .. ".png"

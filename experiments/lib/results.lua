@@ -36,11 +36,21 @@ end
 
 M.open = io.open -- replaced by the tests to make writes fail
 
+local active -- { dir =, stage = } of the run being written (begin_run)
+
+-- A path as messages show it: a file in the staging folder by its final name.
+local function shown(path)
+  if active and path:sub(1, #active.stage + 1) == active.stage .. "/" then
+    path = active.dir .. path:sub(#active.stage + 1)
+  end
+  return experiment.display(path)
+end
+
 -- Writes parts (a list of strings) to path atomically. Raises naming the file.
 function M.write_file(path, parts, binary)
   local tmp = M.temp_name(path)
   local f, err = M.open(tmp, binary and "wb" or "w")
-  if not f then error("cannot write " .. experiment.display(path) .. ": " .. tostring(err), 0) end
+  if not f then error("cannot write " .. shown(path) .. ": " .. tostring(err), 0) end
   local ok = true
   for _, p in ipairs(parts) do
     local r, e = f:write(p)
@@ -54,7 +64,7 @@ function M.write_file(path, parts, binary)
   end
   if not ok then
     os.remove(tmp)
-    error("cannot write " .. experiment.display(path) .. ": " .. tostring(err), 0)
+    error("cannot write " .. shown(path) .. ": " .. tostring(err), 0)
   end
 end
 
@@ -90,6 +100,109 @@ local function fmt(v)
   return tostring(v)
 end
 M.fmt = fmt
+
+-- ---------- a run's folder: whole or not at all ----------
+-- begin_run(dir) (before training) takes dir/.lock (mkdir is atomic; a lock
+-- whose process is gone, or is this one, is taken over), so a second live run
+-- into dir is refused, and returns a fresh staging folder beside dir
+-- (.NAME.stage-PID) that the run writes into. finish_run(stage, dir) writes
+-- MANIFEST (every file and its size) into it, carries over the files of dir
+-- this run did not write (a user's, a checkpoint), and swaps it into place
+-- with two renames; the old folder is removed. A run that fails or is killed
+-- leaves dir as it was (abort_run, or the next begin_run, removes its stage).
+local function alive(p) -- a zombie (killed, not yet reaped) is not
+  local f = io.open("/proc/" .. p .. "/stat")
+  if not f then return false end
+  local state = f:read("a"):match("%) (%a)")
+  f:close()
+  return state ~= "Z" and state ~= "X"
+end
+
+local function split(dir)
+  local parent, base = dir:match("^(.*)/([^/]+)$")
+  if not parent then return ".", dir end
+  return parent == "" and "/" or parent, base
+end
+
+local function list(dir)
+  local names = {}
+  local p = io.popen("ls -A -- " .. experiment.shell_quote(dir) .. " 2>/dev/null")
+  for name in p:lines() do names[#names + 1] = name end
+  p:close()
+  return names
+end
+
+local function rm_rf(path) os.execute("rm -rf -- " .. experiment.shell_quote(path)) end
+
+
+function M.begin_run(dir)
+  experiment.mkdir(dir)
+  local lock = dir .. "/.lock"
+  local made = os.execute("mkdir -- " .. experiment.shell_quote(lock) .. " 2>/dev/null")
+  if made ~= true and made ~= 0 then
+    local f = io.open(lock .. "/pid")
+    local other = f and math.tointeger(f:read("n"))
+    if f then f:close() end
+    if other and other ~= pid and alive(other) then
+      error("another run (pid " .. other .. ") is writing " .. experiment.display(dir)
+        .. "; wait for it or choose another --out", 0)
+    end
+  end
+  M.write_file(lock .. "/pid", { tostring(pid), "\n" })
+  local parent, base = split(dir)
+  -- what killed runs left: their stages and old folders, temporaries in dir
+  for _, name in ipairs(list(parent)) do
+    local owner = name:sub(1, #base + 2) == "." .. base .. "." and
+      math.tointeger(tonumber(name:match("^%." .. base:gsub("%p", "%%%0") .. "%.[a-z]+%-(%d+)$")))
+    if owner and (owner == pid or not alive(owner)) then rm_rf(parent .. "/" .. name) end
+  end
+  for _, name in ipairs(list(dir)) do
+    local owner = math.tointeger(tonumber(name:match("%.tmp%-(%d+)%-%d+$")))
+    if owner and owner ~= pid and not alive(owner) then os.remove(dir .. "/" .. name) end
+  end
+  local stage = parent .. "/." .. base .. ".stage-" .. pid
+  experiment.mkdir(stage)
+  active = { dir = dir, stage = stage }
+  M.run_started = #M.written + 1
+  return stage
+end
+
+function M.finish_run(stage, dir)
+  local lines, seen = { "# the files of this run, written last\n", "file\tbytes\n" }, {}
+  for i = M.run_started or 1, #M.written do
+    local path = M.written[i]
+    local name = path:sub(1, #stage + 1) == stage .. "/" and path:sub(#stage + 2)
+    if name and not seen[name] then
+      seen[name] = true
+      local f = io.open(path, "rb")
+      local size = f and f:seek("end")
+      if f then f:close() end
+      lines[#lines + 1] = name .. "\t" .. tostring(size) .. "\n"
+    end
+  end
+  M.write_file(stage .. "/MANIFEST", lines)
+  for _, name in ipairs(list(dir)) do
+    if name ~= ".lock" and not io.open(stage .. "/" .. name) then
+      os.rename(dir .. "/" .. name, stage .. "/" .. name)
+    end
+  end
+  local parent, base = split(dir)
+  local old = parent .. "/." .. base .. ".old-" .. pid
+  local ok, err = os.rename(dir, old)
+  if ok then ok, err = os.rename(stage, dir) end
+  if not ok then error("cannot move the results into " .. experiment.display(dir) .. ": " .. tostring(err), 0) end
+  rm_rf(old) -- with the lock
+  active = nil
+end
+
+-- After a failed run: its stage goes, the lock is dropped, dir is untouched.
+function M.abort_run()
+  if not active then return end
+  rm_rf(active.stage)
+  os.remove(active.dir .. "/.lock/pid")
+  os.remove(active.dir .. "/.lock")
+  active = nil
+end
 
 -- The files written so far by this process, in order (scripts report them).
 M.written = {}
