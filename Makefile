@@ -148,7 +148,7 @@ mnist:
 # clang with libFuzzer, ASan and UBSan; VAE_CHECKPOINT_FUZZ lets a wrong
 # checksum through so the fuzzer reaches the checkpoint's fields.
 FUZZ_CC      ?= clang
-FUZZ_TARGETS := idx checkpoint config
+FUZZ_TARGETS := idx checkpoint config table
 FUZZ_FLAGS   := -g -O1 -std=c11 -D_GNU_SOURCE -DVAE_CHECKPOINT_FUZZ -fno-omit-frame-pointer \
                 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
 FUZZ_OBJ     := $(HARNESS:%.c=build/fuzz/%.o) build/fuzz/backends/naive.o

@@ -11,6 +11,7 @@
 
 #include "../harness/checkpoint.h"
 #include "../harness/data.h"
+#include "../harness/table.h"
 #include "check.h"
 
 #define AS_DATA(mat) ((vae_dataset[]){ vae_dataset_floats(mat) })
@@ -338,10 +339,19 @@ static void one_config(const char *path, const unsigned char *b, size_t n)
     free(text);
 }
 
+static void one_table(const char *path, const unsigned char *b, size_t n)
+{
+    (void)b;
+    (void)n;
+    vae_error err;
+    vae_mat_free(vae_table_read(path, &err));
+}
+
 static void test_fuzz_regressions(void)
 {
-    int n = replay("checkpoint", one_checkpoint) + replay("idx", one_idx) + replay("config", one_config);
-    CHECK(n >= 12, "replayed %d corpus files (the seeds alone are 12)", n);
+    int n = replay("checkpoint", one_checkpoint) + replay("idx", one_idx) +
+            replay("config", one_config) + replay("table", one_table);
+    CHECK(n >= 18, "replayed %d corpus files (the seeds alone are 18)", n);
 }
 
 /* log p(x) with a large k: progress calls come per chunk of samples (not only
