@@ -7,7 +7,11 @@
  * copied: memory objects wrap the caller's buffers and their handles are set on
  * every call. Primitives are built per layer and batch size and kept in a small
  * least-recently-used cache in the layer's state, keyed by the thread count too
- * (oneDNN blocks its kernels for the thread count at creation). */
+ * (oneDNN blocks its kernels for the thread count at creation).
+ *
+ * Adam and the Bernoulli likelihood run the shared element-wise parts (pool.c)
+ * on an OpenMP team: oneDNN's threads are OpenMP's, so no second set of threads
+ * competes with them for the cores. */
 #include <math.h>
 #include <omp.h>
 #include <stdint.h>
@@ -18,6 +22,7 @@
 #include <dnnl_debug.h>
 
 #include "../harness/backend.h"
+#include "pool.h"
 
 /* batch sizes kept per layer: training, the last short batch, evaluation chunks */
 enum { CACHE_SLOTS = 4 };
@@ -467,6 +472,36 @@ static int dense_backward(void **state, const float *x, const float *W, const fl
     return VAE_OK;
 }
 
+/* ---- the element-wise passes on OpenMP's threads ---- */
+
+static void adam_update(float *p, float *g, float *m, float *v, size_t n, const vae_adam_step *s)
+{
+    const vae_adam_job j = { p, g, m, v, n, s };
+    const int parts = vae_adam_parts(n, omp_get_max_threads());
+    if (parts == 1) {
+        vae_adam_part(&j, 0, 1);
+        return;
+    }
+#pragma omp parallel for num_threads(parts) schedule(static, 1)
+    for (int part = 0; part < parts; part++) vae_adam_part(&j, part, parts);
+}
+
+static int bernoulli_nll(const float *x, int x_rows, const float *p, int rows, int D,
+                         const vae_bce_clamp *c, double *nll, float *dout, float scale)
+{
+    if (!vae_cpu_avx2()) return VAE_DECLINED; /* the reference loop is as fast */
+    if (rows < 1) return VAE_OK;
+    const vae_bce_job j = { x, p, x_rows, rows, D, c, nll, dout, scale };
+    const int parts = vae_bce_parts(rows, D, omp_get_max_threads());
+    if (parts == 1) {
+        vae_bce_part(&j, 0, 1);
+        return VAE_OK;
+    }
+#pragma omp parallel for num_threads(parts) schedule(static, 1)
+    for (int part = 0; part < parts; part++) vae_bce_part(&j, part, parts);
+    return VAE_OK;
+}
+
 /* dnnl_sgemm is row-major, as the harness is */
 static void raw_sgemm(char ta, char tb, int M, int N, int K, const float *A, int lda,
                       const float *B, int ldb, float beta, float *C, int ldc)
@@ -483,5 +518,7 @@ const vae_backend vae_backend_onednn = {
     .dense_forward = dense_forward,
     .dense_backward = dense_backward,
     .state_free = layer_state_free,
+    .adam_update = adam_update,
+    .bernoulli_nll = bernoulli_nll,
     .raw_sgemm = raw_sgemm,
 };

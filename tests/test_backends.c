@@ -139,15 +139,17 @@ static void test_activation_ops(void)
         }
 }
 
-/* Adam: the same update as naive, over lengths that hit every path. */
+/* Adam: the same update as naive, over lengths that hit every path, on 1 and 2
+ * threads (the threaded split must not change a bit). */
 static void test_adam_ops(void)
 {
     const vae_backend *be[8];
     int nb = fast_backends(be);
     static const size_t lengths[] = { 1, 7, 8, 1001, 70001 };
     const vae_adam_step s = { 1e-3f, 0.9f, 0.999f, 1e-7f, 1 - 0.9f * 0.9f, 1 - 0.999f * 0.999f };
-    for (int k = 0; k < nb; k++) {
-        if (!be[k]->adam_update) continue;
+    for (int k = 0; k < nb * 2; k++) { /* each backend on 1 thread, then 2 */
+        if (!be[k % nb]->adam_update) continue;
+        if (be[k % nb]->set_threads) be[k % nb]->set_threads(1 + k / nb);
         for (size_t l = 0; l < sizeof lengths / sizeof lengths[0]; l++) {
             const size_t n = lengths[l];
             float *buf = vae_alloc(8 * n), *p = buf, *g = buf + n, *m = buf + 2 * n, *v = buf + 3 * n;
@@ -158,14 +160,15 @@ static void test_adam_ops(void)
             fill_uniform(v, n, 0, 0.1f, 84);
             memcpy(p2, p, 4 * n * sizeof(float));
             vae_backend_naive.adam_update(p, g, m, v, n, &s);
-            be[k]->adam_update(p2, g2, m2, v2, n, &s);
+            be[k % nb]->adam_update(p2, g2, m2, v2, n, &s);
             size_t diff = 0;
             for (size_t i = 0; i < n; i++)
                 diff += p[i] != p2[i] || m[i] != m2[i] || v[i] != v2[i] || g2[i] != 0.0f;
-            CHECK(diff == 0, "%s adam, n = %zu: %zu values differ from naive's", be[k]->name, n,
+            CHECK(diff == 0, "%s adam, n = %zu: %zu values differ from naive's", be[k % nb]->name, n,
                   diff);
             vae_free(buf);
         }
+        if (be[k % nb]->set_threads) be[k % nb]->set_threads(0);
     }
 }
 
