@@ -342,12 +342,95 @@ static int gemm(void **state, int M, int N, int K, operand A, operand B, float *
     return VAE_OK;
 }
 
+/* ---------- small shapes: no packing ----------
+ * Below SMALL_MACS multiply-adds (the s-curve models' 2-100-1 layers at batch 32
+ * are 3200-6400) packing and the 6x16 tiles cost more than the products: these
+ * loops read the operands where they are, vectorised over the outputs, with the
+ * bias and the activation fused. Narrow outputs (fewer than NARROW) are declined:
+ * a vector over 1 or 2 outputs wastes most of its lanes, and naive's column-at-
+ * a-time dot products do them faster. */
+enum { SMALL_MACS = 1 << 16, NARROW = 8 };
+
+static int small_shape(int B, int n_in, int n_out)
+{
+    return (double)B * n_in * n_out <= SMALL_MACS;
+}
+
+/* y (B x n_out) = act(x W + b), 8 outputs at a time (masked at the end) */
+static void small_forward(const float *x, const float *W, const float *b, float *y, int B,
+                          int n_in, int n_out, vae_act act)
+{
+    for (int r = 0; r < B; r++) {
+        const float *xr = x + (size_t)r * n_in;
+        float *yr = y + (size_t)r * n_out;
+        for (int o = 0; o < n_out; o += 16) {
+            const __m256i m0 = first_lanes(n_out - o), m1 = first_lanes(n_out - o - 8);
+            __m256 a0 = _mm256_maskload_ps(b + o, m0), a1 = _mm256_maskload_ps(b + o + 8, m1);
+            for (int i = 0; i < n_in; i++) {
+                const __m256 xi = _mm256_broadcast_ss(xr + i);
+                const float *Wi = W + (size_t)i * n_out + o;
+                a0 = _mm256_fmadd_ps(xi, _mm256_maskload_ps(Wi, m0), a0);
+                a1 = _mm256_fmadd_ps(xi, _mm256_maskload_ps(Wi + 8, m1), a1);
+            }
+            _mm256_maskstore_ps(yr + o, m0, v_act(act, a0));
+            _mm256_maskstore_ps(yr + o + 8, m1, v_act(act, a1));
+        }
+    }
+}
+
+/* dW (n_in x n_out) += x^T dpre, each element summed over the rows in order;
+ * dx (B x n_in) = dpre W^T unless NULL */
+static void small_backward(const float *x, const float *W, const float *dpre, float *dx,
+                           float *dW, int B, int n_in, int n_out)
+{
+    for (int i = 0; i < n_in; i++) {
+        float *dWi = dW + (size_t)i * n_out;
+        for (int o = 0; o < n_out; o += 16) {
+            const __m256i m0 = first_lanes(n_out - o), m1 = first_lanes(n_out - o - 8);
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+            for (int r = 0; r < B; r++) {
+                const __m256 xi = _mm256_broadcast_ss(x + (size_t)r * n_in + i);
+                const float *gr = dpre + (size_t)r * n_out + o;
+                a0 = _mm256_fmadd_ps(xi, _mm256_maskload_ps(gr, m0), a0);
+                a1 = _mm256_fmadd_ps(xi, _mm256_maskload_ps(gr + 8, m1), a1);
+            }
+            _mm256_maskstore_ps(dWi + o, m0, _mm256_add_ps(_mm256_maskload_ps(dWi + o, m0), a0));
+            _mm256_maskstore_ps(dWi + o + 8, m1,
+                                _mm256_add_ps(_mm256_maskload_ps(dWi + o + 8, m1), a1));
+        }
+    }
+    if (!dx) return;
+    for (int r = 0; r < B; r++) {
+        const float *gr = dpre + (size_t)r * n_out;
+        for (int i = 0; i < n_in; i++) {
+            const float *Wi = W + (size_t)i * n_out;
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+            for (int o = 0; o < n_out; o += 16) {
+                const __m256i m0 = first_lanes(n_out - o), m1 = first_lanes(n_out - o - 8);
+                a0 = _mm256_fmadd_ps(_mm256_maskload_ps(gr + o, m0), _mm256_maskload_ps(Wi + o, m0), a0);
+                a1 = _mm256_fmadd_ps(_mm256_maskload_ps(gr + o + 8, m1),
+                                     _mm256_maskload_ps(Wi + o + 8, m1), a1);
+            }
+            __m256 s = _mm256_add_ps(a0, a1);
+            __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+            h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+            h = _mm_add_ss(h, _mm_movehdup_ps(h));
+            dx[(size_t)r * n_in + i] = _mm_cvtss_f32(h);
+        }
+    }
+}
+
 /* ---------- the backend ---------- */
 
 static int dense_forward(void **state, const float *x, const float *W, const float *b,
                          float *y, int B, int n_in, int n_out, vae_act act, vae_error *err)
 {
     if (B < 1 || n_in < 1 || n_out < 1) return VAE_DECLINED;
+    if (small_shape(B, n_in, n_out)) {
+        if (n_out < NARROW) return VAE_DECLINED;
+        small_forward(x, W, b, y, B, n_in, n_out, act);
+        return VAE_OK;
+    }
     operand xa = { x, (size_t)n_in, 1 }, wb = { W, (size_t)n_out, 1 };
     return gemm(state, B, n_out, n_in, xa, wb, y, (size_t)n_out, STORE_BIAS, b, act, err);
 }
@@ -357,7 +440,13 @@ static int dense_backward(void **state, const float *x, const float *W, const fl
                           int B, int n_in, int n_out, vae_act act, vae_error *err)
 {
     if (B < 1 || n_in < 1 || n_out < 1) return VAE_DECLINED;
+    const int small = small_shape(B, n_in, n_out);
+    if (small && n_out < NARROW) return VAE_DECLINED;
     avx2_dpre_db(act, y, dy, dpre, db, B, n_out);
+    if (small) {
+        small_backward(x, W, dpre, dx, dW, B, n_in, n_out);
+        return VAE_OK;
+    }
     /* dW (n_in x n_out) += x^T dpre: A = x^T, element (i, r) at x[r n_in + i] */
     operand xt = { x, 1, (size_t)n_in }, d = { dpre, (size_t)n_out, 1 };
     if (gemm(state, n_in, n_out, B, xt, d, dW, (size_t)n_out, STORE_ADD, NULL, VAE_ACT_LINEAR,

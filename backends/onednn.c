@@ -365,10 +365,17 @@ static batch_slot *get_slot(layer_state *ls, int B, vae_error *err)
     return s;
 }
 
-/* Zero-sized shapes and unknown activations go to naive; oneDNN need not see them. */
-static int declined(int n_in, int n_out, vae_act act)
+/* Zero-sized shapes and unknown activations go to naive; oneDNN need not see them.
+ * Nor do small products: a primitive call costs microseconds (and an OpenMP
+ * fork-join, which on a shared machine can wait a time slice), more than naive
+ * takes for the whole product below SMALL_MACS multiply-adds (the s-curve models'
+ * layers are 3200-6400; the smallest MNIST one 1M). */
+enum { SMALL_MACS = 1 << 17 };
+
+static int declined(int B, int n_in, int n_out, vae_act act)
 {
-    return n_in <= 0 || n_out <= 0 || (unsigned)act >= VAE_ACT_COUNT;
+    return n_in <= 0 || n_out <= 0 || (unsigned)act >= VAE_ACT_COUNT ||
+           (double)B * n_in * n_out < SMALL_MACS;
 }
 
 /* ---- the dense slots ---- */
@@ -392,7 +399,7 @@ static void softplus_grad(float *dpre, const float *y, const float *dy, size_t n
 static int dense_forward(void **state, const float *x, const float *W, const float *b,
                          float *y, int B, int n_in, int n_out, vae_act act, vae_error *err)
 {
-    if (declined(n_in, n_out, act)) return VAE_DECLINED;
+    if (declined(B, n_in, n_out, act)) return VAE_DECLINED;
     if (B <= 0) return VAE_OK;
     layer_state *ls = get_layer(state, n_in, n_out, act, err);
     if (!ls) return VAE_FAIL;
@@ -416,7 +423,7 @@ static int dense_backward(void **state, const float *x, const float *W, const fl
                           const float *dy, float *dpre, float *dx, float *dW, float *db,
                           int B, int n_in, int n_out, vae_act act, vae_error *err)
 {
-    if (declined(n_in, n_out, act)) return VAE_DECLINED;
+    if (declined(B, n_in, n_out, act)) return VAE_DECLINED;
     if (B <= 0) return VAE_OK; /* nothing to accumulate; dx is empty */
     layer_state *ls = get_layer(state, n_in, n_out, act, err);
     if (!ls) return VAE_FAIL;
