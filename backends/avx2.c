@@ -481,4 +481,7 @@ const vae_backend vae_backend_avx2 = {
     .act_backward = avx2_act_backward,
     .adam_update = vae_pool_adam,
     .bernoulli_nll = vae_pool_bernoulli,
+    .sparse_forward = vae_pool_sparse_forward,
+    .sparse_backward = vae_pool_sparse_backward,
+    .sparse_density = VAE_SPARSE_DENSITY,
 };

@@ -509,6 +509,35 @@ static int bernoulli_nll(const float *x, int x_rows, const float *p, int rows, i
     return VAE_OK;
 }
 
+/* the sparse first layer (pool.c's parts) on OpenMP's threads */
+static int sparse_run(const vae_sparse_job *j, int backward)
+{
+    if (!vae_cpu_avx2() || (unsigned)j->act >= VAE_ACT_COUNT) return VAE_DECLINED;
+    const int parts = vae_sparse_parts(j->x, j->n_out, omp_get_max_threads());
+#pragma omp parallel for num_threads(parts) schedule(static, 1) if (parts > 1)
+    for (int part = 0; part < parts; part++) {
+        if (backward) vae_sparse_backward_part(j, part, parts);
+        else vae_sparse_forward_part(j, part, parts);
+    }
+    return VAE_OK;
+}
+
+static int sparse_forward(const vae_csr *x, const float *W, const float *b, float *y, int n_out,
+                          vae_act act, vae_error *err)
+{
+    (void)err;
+    const vae_sparse_job j = { x, W, b, y, NULL, NULL, NULL, NULL, n_out, act };
+    return sparse_run(&j, 0);
+}
+
+static int sparse_backward(const vae_csr *x, const float *y, const float *dy, float *dpre,
+                           float *dW, float *db, int n_out, vae_act act, vae_error *err)
+{
+    (void)err;
+    const vae_sparse_job j = { x, NULL, NULL, (float *)y, dy, dpre, dW, db, n_out, act };
+    return sparse_run(&j, 1);
+}
+
 /* dnnl_sgemm is row-major, as the harness is */
 static void raw_sgemm(char ta, char tb, int M, int N, int K, const float *A, int lda,
                       const float *B, int ldb, float beta, float *C, int ldc)
@@ -527,5 +556,8 @@ const vae_backend vae_backend_onednn = {
     .state_free = layer_state_free,
     .adam_update = adam_update,
     .bernoulli_nll = bernoulli_nll,
+    .sparse_forward = sparse_forward,
+    .sparse_backward = sparse_backward,
+    .sparse_density = VAE_SPARSE_DENSITY,
     .raw_sgemm = raw_sgemm,
 };

@@ -135,5 +135,8 @@ const vae_backend vae_backend_openblas = {
     .act_backward = act_backward,
     .adam_update = vae_pool_adam,
     .bernoulli_nll = vae_pool_bernoulli,
+    .sparse_forward = vae_pool_sparse_forward,
+    .sparse_backward = vae_pool_sparse_backward,
+    .sparse_density = VAE_SPARSE_DENSITY,
     .raw_sgemm = raw_sgemm,
 };

@@ -219,3 +219,67 @@ int vae_pool_bernoulli(const float *x, int x_rows, const float *p, int rows, int
     else vae_bce_part(&j, 0, 1);
     return VAE_OK;
 }
+
+/* ---------- a dense layer on a CSR input ---------- */
+
+int vae_sparse_parts(const vae_csr *x, int n_out, int threads)
+{
+    const double macs = (double)x->ptr[x->rows] * n_out;
+    int parts = macs < 2e5 ? 1 : threads;
+    const int blocks = (n_out + 7) / 8; /* the backward pass splits 8-column blocks */
+    if (parts > blocks) parts = blocks;
+    if (parts > x->rows) parts = x->rows;
+    return parts < 1 ? 1 : parts;
+}
+
+void vae_sparse_forward_part(const vae_sparse_job *j, int part, int parts)
+{
+    avx2_sparse_forward_rows(j->x, j->W, j->b, j->y, j->n_out, j->act,
+                             (int)((long)j->x->rows * part / parts),
+                             (int)((long)j->x->rows * (part + 1) / parts));
+}
+
+void vae_sparse_backward_part(const vae_sparse_job *j, int part, int parts)
+{
+    const int blocks = (j->n_out + 7) / 8;
+    const int c0 = blocks * part / parts * 8, c1 = blocks * (part + 1) / parts * 8;
+    avx2_sparse_backward_cols(j->x, j->y, j->dy, j->dpre, j->dW, j->db, j->n_out, j->act, c0,
+                              c1 < j->n_out ? c1 : j->n_out);
+}
+
+typedef struct sparse_run {
+    const vae_sparse_job *job;
+    int parts, backward;
+} sparse_run;
+
+static void sparse_job(void *arg, int part)
+{
+    const sparse_run *r = arg;
+    if (r->backward) vae_sparse_backward_part(r->job, part, r->parts);
+    else vae_sparse_forward_part(r->job, part, r->parts);
+}
+
+static int pool_sparse(const vae_sparse_job *j, int backward)
+{
+    if (!vae_cpu_avx2() || (unsigned)j->act >= VAE_ACT_COUNT) return VAE_DECLINED;
+    sparse_run r = { j, vae_sparse_parts(j->x, j->n_out, vae_pool_threads_wanted(1e9)), backward };
+    if (r.parts > 1) vae_pool_run(r.parts, sparse_job, &r);
+    else sparse_job(&r, 0);
+    return VAE_OK;
+}
+
+int vae_pool_sparse_forward(const vae_csr *x, const float *W, const float *b, float *y, int n_out,
+                            vae_act act, vae_error *err)
+{
+    (void)err;
+    const vae_sparse_job j = { x, W, b, y, NULL, NULL, NULL, NULL, n_out, act };
+    return pool_sparse(&j, 0);
+}
+
+int vae_pool_sparse_backward(const vae_csr *x, const float *y, const float *dy, float *dpre,
+                             float *dW, float *db, int n_out, vae_act act, vae_error *err)
+{
+    (void)err;
+    const vae_sparse_job j = { x, NULL, NULL, (float *)y, dy, dpre, dW, db, n_out, act };
+    return pool_sparse(&j, 1);
+}
