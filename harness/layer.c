@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "mat.h"
 
 const char *const vae_init_names[VAE_INIT_COUNT] = { "xavier", "pytorch" };
@@ -96,10 +97,8 @@ static int dense_to_csc(dense *d)
     return 1;
 }
 
-static int dense_forward(vae_layer *l, const float *x, float *y, int B, int training,
-                         vae_error *err)
+static int dense_forward_ops(vae_layer *l, const float *x, float *y, int B, vae_error *err)
 {
-    (void)training;
     dense *d = (dense *)l;
     if (dense_to_csr(d, x, B)) {
         int rc = l->backend->sparse_forward(&d->csr, vae_dense_weights(l), vae_dense_bias(l), y,
@@ -111,8 +110,21 @@ static int dense_forward(vae_layer *l, const float *x, float *y, int B, int trai
                              vae_dense_bias(l), y, B, l->n_in, l->n_out, d->act, err);
 }
 
-static int dense_backward(vae_layer *l, const float *x, const float *y, const float *dy,
-                          float *dx, int B, vae_error *err)
+static int dense_forward(vae_layer *l, const float *x, float *y, int B, int training,
+                         vae_error *err)
+{
+    (void)training;
+    vae_profile *p = vae_profile_active();
+    if (!p) return dense_forward_ops(l, x, y, B, err);
+    const double t0 = vae_now_seconds();
+    int rc = dense_forward_ops(l, x, y, B, err);
+    p->dense_forward += vae_now_seconds() - t0;
+    p->dense_calls++;
+    return rc;
+}
+
+static int dense_backward_ops(vae_layer *l, const float *x, const float *y, const float *dy,
+                              float *dx, int B, vae_error *err)
 {
     dense *d = (dense *)l;
     float *dpre = scratch_get(&d->dpre, (size_t)B * l->n_out, err, "dense");
@@ -124,6 +136,18 @@ static int dense_backward(vae_layer *l, const float *x, const float *y, const fl
     }
     return vae_dense_backward(l->backend, &d->backend_state, x, vae_dense_weights(l), y, dy,
                               dpre, dx, dW, db, B, l->n_in, l->n_out, d->act, err);
+}
+
+static int dense_backward(vae_layer *l, const float *x, const float *y, const float *dy,
+                          float *dx, int B, vae_error *err)
+{
+    vae_profile *p = vae_profile_active();
+    if (!p) return dense_backward_ops(l, x, y, dy, dx, B, err);
+    const double t0 = vae_now_seconds();
+    int rc = dense_backward_ops(l, x, y, dy, dx, B, err);
+    p->dense_backward += vae_now_seconds() - t0;
+    p->dense_calls++;
+    return rc;
 }
 
 static void dense_destroy(vae_layer *l)
