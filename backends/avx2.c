@@ -468,6 +468,11 @@ __attribute__((target("no-avx"))) static int available(char *why, size_t len)
     return -1;
 }
 
+/* sparse_density, measured (784->400 relu at batch 128, forward + dW, random
+ * zeros, 2 threads, interleaved, best of 41): sparse / dense time 0.40 at 15%
+ * density, 0.59 at 25%, 1.2 at 35% */
+#define SPARSE_DENSITY 0.3f
+
 const vae_backend vae_backend_avx2 = {
     .name = "avx2",
     .description = "hand-written AVX2+FMA intrinsics: packed 6x16 GEMM micro-kernel with the "
@@ -483,5 +488,5 @@ const vae_backend vae_backend_avx2 = {
     .bernoulli_nll = vae_pool_bernoulli,
     .sparse_forward = vae_pool_sparse_forward,
     .sparse_backward = vae_pool_sparse_backward,
-    .sparse_density = VAE_SPARSE_DENSITY,
+    .sparse_density = SPARSE_DENSITY,
 };

@@ -124,6 +124,11 @@ static void raw_sgemm(char ta, char tb, int M, int N, int K, const float *A, int
                 tb == 'T' ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
 }
 
+/* sparse_density, measured (784->400 relu at batch 128, forward + dW, random
+ * zeros, 2 threads, interleaved, best of 41): sparse / dense time 0.40 at 15%
+ * density, 0.80 at 25%, 1.3 at 35% */
+#define SPARSE_DENSITY 0.3f
+
 const vae_backend vae_backend_openblas = {
     .name = "openblas",
     .description = "OpenBLAS cblas_sgemm for the dense products (its own threads); bias and "
@@ -137,6 +142,6 @@ const vae_backend vae_backend_openblas = {
     .bernoulli_nll = vae_pool_bernoulli,
     .sparse_forward = vae_pool_sparse_forward,
     .sparse_backward = vae_pool_sparse_backward,
-    .sparse_density = VAE_SPARSE_DENSITY,
+    .sparse_density = SPARSE_DENSITY,
     .raw_sgemm = raw_sgemm,
 };

@@ -63,10 +63,6 @@ int vae_pool_bernoulli(const float *x, int x_rows, const float *p, int rows, int
 
 /* ---- a dense layer on a CSR input (the sparse slots of backend.h) ---- */
 
-/* the density below which the sparse slots beat the dense products (measured on
- * the 784-400 layer at batch 128; see sparse_density in backend.h) */
-#define VAE_SPARSE_DENSITY 0.35f
-
 typedef struct vae_sparse_job {
     const vae_csr *x;
     const float *W, *b;

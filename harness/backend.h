@@ -128,8 +128,9 @@ void vae_act_backward(const vae_backend *be, vae_act act, const float *y, const 
 void vae_adam_update(const vae_backend *be, float *p, float *g, float *m, float *v, size_t n,
                      const vae_adam_step *s);
 
-/* x (rows x cols) into CSR arrays (ptr: rows + 1, col and val: max_nnz); the
- * number of nonzeros, or -1 as soon as it would pass max_nnz (too dense). */
+/* x (rows x cols) into CSR arrays (ptr: rows + 1, col and val: max_nnz + cols,
+ * the room it writes into); the number of nonzeros, or -1 once a row takes it past
+ * max_nnz (too dense). */
 long vae_csr_build(const float *x, int rows, int cols, int *ptr, int *col, float *val,
                    long max_nnz);
 /* x's column form into cptr (cols + 1), crow and cval (nonzeros), and points x at it */

@@ -66,13 +66,14 @@ static int dense_to_csr(dense *d, const float *x, int B)
         d->csr_ptr = p;
         d->ptr_cap = (size_t)B + 1;
     }
-    if ((size_t)max_nnz > d->nz_cap) {
-        int *c = realloc(d->csr_col, (size_t)max_nnz * sizeof *c);
+    const size_t room = (size_t)max_nnz + (size_t)n_in; /* vae_csr_build's */
+    if (room > d->nz_cap) {
+        int *c = realloc(d->csr_col, room * sizeof *c);
         if (c) d->csr_col = c;
-        float *v = c ? realloc(d->csr_val, (size_t)max_nnz * sizeof *v) : NULL;
+        float *v = c ? realloc(d->csr_val, room * sizeof *v) : NULL;
         if (v) d->csr_val = v;
         if (!c || !v) return 0;
-        d->nz_cap = (size_t)max_nnz;
+        d->nz_cap = room;
     }
     if (vae_csr_build(x, B, n_in, d->csr_ptr, d->csr_col, d->csr_val, max_nnz) < 0) return 0;
     d->csr = (vae_csr){ B, n_in, d->csr_ptr, d->csr_col, d->csr_val, NULL, NULL, NULL };

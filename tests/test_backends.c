@@ -346,8 +346,8 @@ static double sparse_case(const vae_backend *be, int B, int n_in, int n_out, vae
     float *x = vae_alloc(nx), *W = vae_alloc(nw), *b = vae_alloc(n_out), *dy = vae_alloc(ny);
     float *y0 = vae_alloc(ny), *y1 = vae_alloc(ny), *p0 = vae_alloc(ny), *p1 = vae_alloc(ny);
     float *dW0 = vae_alloc(nw), *dW1 = vae_alloc(nw), *db0 = vae_alloc(n_out), *db1 = vae_alloc(n_out);
-    float *s = vae_alloc(nw > ny ? nw : ny), *val = vae_alloc(nx);
-    int *ptr = malloc(((size_t)B + 1) * sizeof *ptr), *col = malloc(nx * sizeof *col);
+    float *s = vae_alloc(nw > ny ? nw : ny), *val = vae_alloc(nx + n_in); /* vae_csr_build's room */
+    int *ptr = malloc(((size_t)B + 1) * sizeof *ptr), *col = malloc((nx + n_in) * sizeof *col);
     fill_uniform(x, nx, -1, 1, seed);
     float *u = vae_alloc(nx);
     fill_uniform(u, nx, 0, 1, seed + 9);
