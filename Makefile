@@ -13,7 +13,7 @@ HARNESS := harness/error.c harness/rng.c harness/mat.c harness/activation.c \
            harness/model.c harness/config.c harness/train.c harness/data.c harness/dataset.c \
            harness/clock.c harness/oracle.c harness/bench.c harness/table.c \
            harness/checkpoint.c
-BACKENDS := backends/naive.c
+BACKENDS := backends/naive.c backends/pool.c
 BINDING := lua/vae.c lua/options.c lua/data.c lua/model.c lua/config.c lua/bench.c
 TESTS   := tests/test_main.c tests/test_layers.c tests/test_config.c tests/test_model.c \
            tests/test_backends.c \
@@ -48,7 +48,7 @@ DEFS     += -DHAVE_AVX2
 endif
 endif
 LDFLAGS  += $(OPENMP) -pthread
-BACKEND_NAMES := $(patsubst backends/%.c,%,$(BACKENDS))
+BACKEND_NAMES := $(patsubst backends/%.c,%,$(filter-out backends/pool.c,$(BACKENDS)))
 
 # Per-file flags: only the avx2 backend is compiled for AVX2+FMA (the rest of
 # the harness runs on any x86-64); oneDNN's threads are OpenMP's.

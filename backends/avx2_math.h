@@ -282,6 +282,132 @@ static inline void avx2_bernoulli_rows(const float *x, int x_rows, const float *
     }
 }
 
+/* One Adam update of p[lo..hi) (lo and hi multiples of 8), the same operations in
+ * the same order as naive's loop (no FMA contraction): bit-identical to it. */
+static inline void avx2_adam_range(float *p, float *g, float *m, float *v, size_t lo, size_t hi,
+                                   const vae_adam_step *s)
+{
+    const float step = s->lr / s->bias1, inv_sqrt_b2 = 1.0f / __builtin_sqrtf(s->bias2);
+    const __m256 b1 = V(s->beta1), c1 = V(1.0f - s->beta1), b2 = V(s->beta2),
+                 c2 = V(1.0f - s->beta2), vstep = V(step), vinv = V(inv_sqrt_b2), veps = V(s->eps);
+    for (size_t i = lo; i < hi; i += 8) {
+        __m256 gi = _mm256_loadu_ps(g + i);
+        __m256 mi = _mm256_add_ps(_mm256_mul_ps(b1, _mm256_loadu_ps(m + i)), _mm256_mul_ps(c1, gi));
+        __m256 vi = _mm256_add_ps(_mm256_mul_ps(b2, _mm256_loadu_ps(v + i)),
+                                  _mm256_mul_ps(_mm256_mul_ps(c2, gi), gi));
+        __m256 den = _mm256_add_ps(_mm256_mul_ps(_mm256_sqrt_ps(vi), vinv), veps);
+        __m256 pi = _mm256_sub_ps(_mm256_loadu_ps(p + i),
+                                  _mm256_div_ps(_mm256_mul_ps(vstep, mi), den));
+        _mm256_storeu_ps(m + i, mi);
+        _mm256_storeu_ps(v + i, vi);
+        _mm256_storeu_ps(p + i, pi);
+        _mm256_storeu_ps(g + i, _mm256_setzero_ps());
+    }
+}
+
+/* ---- a dense layer on a CSR input (the sparse slots, harness/backend.h) ---- */
+
+/* rows r0..r1-1 of y (rows x n_out) = act(x W + b), 32 outputs at a time so a
+ * slice of W stays in cache across the rows */
+static inline void avx2_sparse_forward_rows(const vae_csr *x, const float *W, const float *b,
+                                            float *y, int n_out, vae_act act, int r0, int r1)
+{
+    for (int o = 0; o < n_out; o += 32) {
+        __m256i m[4];
+        __m256 bias[4];
+        for (int q = 0; q < 4; q++) {
+            m[q] = first_lanes(n_out - o - 8 * q);
+            bias[q] = _mm256_maskload_ps(b + o + 8 * q, m[q]);
+        }
+        const int full = o + 32 <= n_out;
+        for (int r = r0; r < r1; r++) {
+            __m256 a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3];
+            for (int k = x->ptr[r]; k < x->ptr[r + 1]; k++) {
+                const __m256 v = _mm256_broadcast_ss(x->val + k);
+                const float *Wc = W + (size_t)x->col[k] * n_out + o;
+                if (full) {
+                    a0 = _mm256_fmadd_ps(v, _mm256_loadu_ps(Wc), a0);
+                    a1 = _mm256_fmadd_ps(v, _mm256_loadu_ps(Wc + 8), a1);
+                    a2 = _mm256_fmadd_ps(v, _mm256_loadu_ps(Wc + 16), a2);
+                    a3 = _mm256_fmadd_ps(v, _mm256_loadu_ps(Wc + 24), a3);
+                } else {
+                    a0 = _mm256_fmadd_ps(v, _mm256_maskload_ps(Wc, m[0]), a0);
+                    a1 = _mm256_fmadd_ps(v, _mm256_maskload_ps(Wc + 8, m[1]), a1);
+                    a2 = _mm256_fmadd_ps(v, _mm256_maskload_ps(Wc + 16, m[2]), a2);
+                    a3 = _mm256_fmadd_ps(v, _mm256_maskload_ps(Wc + 24, m[3]), a3);
+                }
+            }
+            float *yr = y + (size_t)r * n_out + o;
+            _mm256_maskstore_ps(yr, m[0], v_act(act, a0));
+            _mm256_maskstore_ps(yr + 8, m[1], v_act(act, a1));
+            _mm256_maskstore_ps(yr + 16, m[2], v_act(act, a2));
+            _mm256_maskstore_ps(yr + 24, m[3], v_act(act, a3));
+        }
+    }
+}
+
+/* columns c0..c1-1 (c0 a multiple of 8) of: dpre = dy act'(y); db += colsum(dpre);
+ * dW += x^T dpre, the last by x's columns (x->cptr: vae_csr_transpose), so each
+ * slice of dW is read and written once. Every element is summed over the rows in
+ * order, so a split by columns does not change the result. */
+static inline void avx2_sparse_backward_cols(const vae_csr *x, const float *y, const float *dy,
+                                             float *dpre, float *dW, float *db, int n_out,
+                                             vae_act act, int c0, int c1)
+{
+    for (int o = c0; o < c1; o += 32) {
+        __m256i m[4];
+        for (int q = 0; q < 4; q++) m[q] = first_lanes((c1 < o + 32 ? c1 : o + 32) - o - 8 * q);
+        __m256 s[4];
+        for (int q = 0; q < 4; q++) s[q] = _mm256_maskload_ps(db + o + 8 * q, m[q]);
+        for (int r = 0; r < x->rows; r++) {
+            const size_t off = (size_t)r * n_out + o;
+            for (int q = 0; q < 4; q++) {
+                const __m256 g = v_act_grad(act, _mm256_maskload_ps(y + off + 8 * q, m[q]),
+                                            _mm256_maskload_ps(dy + off + 8 * q, m[q]));
+                _mm256_maskstore_ps(dpre + off + 8 * q, m[q], g);
+                s[q] = _mm256_add_ps(s[q], g);
+            }
+        }
+        for (int q = 0; q < 4; q++) _mm256_maskstore_ps(db + o + 8 * q, m[q], s[q]);
+        const int full = o + 32 <= c1;
+        for (int j = 0; j < x->cols; j++) {
+            const int k0 = x->cptr[j], k1 = x->cptr[j + 1];
+            if (k0 == k1) continue;
+            float *Wj = dW + (size_t)j * n_out + o;
+            __m256 a0, a1, a2, a3;
+            if (full) {
+                a0 = _mm256_loadu_ps(Wj), a1 = _mm256_loadu_ps(Wj + 8);
+                a2 = _mm256_loadu_ps(Wj + 16), a3 = _mm256_loadu_ps(Wj + 24);
+            } else {
+                a0 = _mm256_maskload_ps(Wj, m[0]), a1 = _mm256_maskload_ps(Wj + 8, m[1]);
+                a2 = _mm256_maskload_ps(Wj + 16, m[2]), a3 = _mm256_maskload_ps(Wj + 24, m[3]);
+            }
+            for (int k = k0; k < k1; k++) {
+                const __m256 v = _mm256_broadcast_ss(x->cval + k);
+                const float *g = dpre + (size_t)x->crow[k] * n_out + o;
+                if (full) {
+                    a0 = _mm256_fmadd_ps(v, _mm256_loadu_ps(g), a0);
+                    a1 = _mm256_fmadd_ps(v, _mm256_loadu_ps(g + 8), a1);
+                    a2 = _mm256_fmadd_ps(v, _mm256_loadu_ps(g + 16), a2);
+                    a3 = _mm256_fmadd_ps(v, _mm256_loadu_ps(g + 24), a3);
+                } else {
+                    a0 = _mm256_fmadd_ps(v, _mm256_maskload_ps(g, m[0]), a0);
+                    a1 = _mm256_fmadd_ps(v, _mm256_maskload_ps(g + 8, m[1]), a1);
+                    a2 = _mm256_fmadd_ps(v, _mm256_maskload_ps(g + 16, m[2]), a2);
+                    a3 = _mm256_fmadd_ps(v, _mm256_maskload_ps(g + 24, m[3]), a3);
+                }
+            }
+            if (full) {
+                _mm256_storeu_ps(Wj, a0), _mm256_storeu_ps(Wj + 8, a1);
+                _mm256_storeu_ps(Wj + 16, a2), _mm256_storeu_ps(Wj + 24, a3);
+            } else {
+                _mm256_maskstore_ps(Wj, m[0], a0), _mm256_maskstore_ps(Wj + 8, m[1], a1);
+                _mm256_maskstore_ps(Wj + 16, m[2], a2), _mm256_maskstore_ps(Wj + 24, m[3], a3);
+            }
+        }
+    }
+}
+
 #pragma GCC pop_options
 
 #endif

@@ -221,6 +221,12 @@ function M.run(given)
   end
   say("  MNIST-sized epoch on %s", mnist_source)
   local TRAIN_REPEATS = QUICK and 1 or 3
+  -- the flops of one 784-400-20 step's 11 dense products at batch 128 (no input
+  -- gradient for the first layer; the heads as one 400->40 layer)
+  local MNIST_STEP_FLOPS = 0
+  for i, l in ipairs { { 784, 400 }, { 400, 40 }, { 20, 400 }, { 400, 784 } } do
+    MNIST_STEP_FLOPS = MNIST_STEP_FLOPS + 2 * 128 * l[1] * l[2] * (i == 1 and 2 or 3)
+  end
   vae.set_threads(THREADS) -- process-level, for the models below
   for _, b in ipairs(opts.backends) do
     settle()
@@ -232,7 +238,11 @@ function M.run(given)
     -- one warm-up epoch on a small slice (primitives, packing buffers, pages), then
     -- the median of TRAIN_REPEATS epochs
     m:fit(mnist_rows(1280), { epochs = 1, batch = 128 })
+    -- the step-phase profile (harness/clock.h): time inside the dense layers and
+    -- Adam, on the monotonic clock, during the timed epochs themselves
+    vae.bench.profile(true)
     local h, err = m:fit(data, { epochs = TRAIN_REPEATS, batch = 128 })
+    local prof = vae.bench.profile(false)
     m:close()
     local steps = math.ceil(MNIST_ROWS / 128)
     if not h then
@@ -241,21 +251,31 @@ function M.run(given)
       local secs = {}
       for i, rec in ipairs(h) do secs[i] = rec.seconds end
       local epoch = stats.median(secs) * MNIST_ROWS / rows
+      local total = 0
+      for _, s in ipairs(secs) do total = total + s end
+      -- floors: the step's dense products timed alone (the layer table), times the
+      -- steps; and the step's flops at the FMA peak
       local dense = per_layer["mnist 784-400-20"][b][THREADS]
-      local outside = dense and math.max(0, 1 - dense * steps / epoch) or "n/a"
+      local gemm_floor = dense and dense * steps or "n/a"
+      local peak_floor = PEAK and MNIST_STEP_FLOPS * steps / (PEAK * 1e9) or "n/a"
+      local inside = prof.dense_forward + prof.dense_backward
       train_rows[#train_rows + 1] = { "mnist 784-400-20 epoch (batch 128, 60000 rows)", b, THREADS, epoch,
-        (rows == MNIST_ROWS and "median of %d epochs on %s" or "median of %d epochs of 6400 rows of %s, scaled"):format(TRAIN_REPEATS, mnist_source), outside }
+        (rows == MNIST_ROWS and "median of %d epochs on %s" or "median of %d epochs of 6400 rows of %s, scaled"):format(TRAIN_REPEATS, mnist_source),
+        math.max(0, 1 - inside / total), prof.adam / total, gemm_floor, peak_floor }
     end
 
     local sc = vae.data.scurve { n = 300, seed = 1 }
     local epochs = QUICK and 100 or 500
-    local runs, serr = {}, nil
+    local runs, serr, sprof = {}, nil, {}
     for r = 1, TRAIN_REPEATS do
       local ms = assert(vae.model { input = 2, latent = 1, hidden = { 100 }, activation = "relu", output = "sigmoid",
                                     likelihood = "bernoulli", dropout = 0.2, backend = b, seed = 1 })
+      vae.bench.profile(true)
       local t0 = vae.clock()
       local ok, e = ms:fit(sc, { epochs = epochs, batch = 32 })
       runs[r] = vae.clock() - t0
+      local p = vae.bench.profile(false)
+      sprof[r] = { inside = p.dense_forward + p.dense_backward, adam = p.adam }
       ms:close()
       if not ok then serr = e end
     end
@@ -264,9 +284,11 @@ function M.run(given)
     else
       local wall = stats.median(runs) * 500 / epochs
       local dense = per_layer["scurve 2-100-1"][b][THREADS]
-      local outside = dense and math.max(0, 1 - dense * 10 * 500 / wall) or "n/a" -- 10 steps an epoch
+      local total, inside, adam = 0, 0, 0
+      for r = 1, #runs do total, inside, adam = total + runs[r], inside + sprof[r].inside, adam + sprof[r].adam end
       train_rows[#train_rows + 1] = { "scurve config A, 500 epochs (wall)", b, THREADS, wall,
-        QUICK and "1 run of 100 epochs, scaled" or ("median of %d runs"):format(TRAIN_REPEATS), outside }
+        QUICK and "1 run of 100 epochs, scaled" or ("median of %d runs"):format(TRAIN_REPEATS),
+        math.max(0, 1 - inside / total), adam / total, dense and dense * 10 * 500 or "n/a", "n/a" } -- 10 steps an epoch
     end
     say("  %-10s done (%.0f s)", b, vae.clock() - t_start)
   end
@@ -285,7 +307,7 @@ function M.run(given)
     { "backend", "threads", "step_ms", "step_gflops", "raw_sgemm_ms", "raw_sgemm_gflops", "loss_to_raw", "fraction_of_avx2_peak" },
     library_rows)
   results.write_tsv(out .. "/training.tsv", meta,
-    { "run", "backend", "threads", "seconds", "how", "share_outside_dense" }, train_rows)
+    { "run", "backend", "threads", "seconds", "how", "share_outside_dense", "share_adam", "gemm_floor_s", "fma_peak_floor_s" }, train_rows)
 
   -- ---------- printed summary ----------
 
@@ -315,8 +337,10 @@ function M.run(given)
   end
   print("")
   for _, r in ipairs(train_rows) do
-    print(string.format("%-48s %-9s %7.3f s  %s  (outside dense ops: %s)", r[1], r[2], r[4], r[5],
-      type(r[6]) == "number" and string.format("%.0f%%", 100 * r[6]) or r[6]))
+    local function pct(v) return type(v) == "number" and string.format("%.0f%%", 100 * v) or v end
+    local function secs(v) return type(v) == "number" and string.format("%.3f s", v) or v end
+    print(string.format("%-48s %-9s %7.3f s  %s  (outside dense ops: %s, Adam %s; GEMM floor %s, FMA-peak floor %s)",
+      r[1], r[2], r[4], r[5], pct(r[6]), pct(r[7]), secs(r[8]), secs(r[9])))
   end
   for _, f in ipairs(failed) do print("FAILED: " .. f) end
 

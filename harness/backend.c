@@ -137,3 +137,44 @@ void vae_adam_update(const vae_backend *be, float *p, float *g, float *m, float 
 {
     (be->adam_update ? be : &vae_backend_naive)->adam_update(p, g, m, v, n, s);
 }
+
+long vae_csr_build(const float *x, int rows, int cols, int *ptr, int *col, float *val,
+                   long max_nnz)
+{
+    /* branch-free: every value is written at the next free slot, which advances past
+     * the nonzeros only (a branch per pixel mispredicts on ~20% density); hence the
+     * cols slots of room past max_nnz */
+    long nnz = 0;
+    ptr[0] = 0;
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + (size_t)r * cols;
+        for (int j = 0; j < cols; j++) {
+            col[nnz] = j;
+            val[nnz] = xr[j];
+            nnz += xr[j] != 0.0f || xr[j] != xr[j]; /* NaN is kept: it must reach the output */
+        }
+        if (nnz > max_nnz) return -1;
+        ptr[r + 1] = (int)nnz;
+    }
+    return nnz;
+}
+
+void vae_csr_transpose(vae_csr *x, int *cptr, int *crow, float *cval)
+{
+    for (int j = 0; j <= x->cols; j++) cptr[j] = 0;
+    const int nnz = x->ptr[x->rows];
+    for (int k = 0; k < nnz; k++) cptr[x->col[k] + 1]++;
+    for (int j = 0; j < x->cols; j++) cptr[j + 1] += cptr[j];
+    /* rows in order, so each column's rows increase; cptr[j] walks to cptr[j + 1] */
+    for (int r = 0; r < x->rows; r++)
+        for (int k = x->ptr[r]; k < x->ptr[r + 1]; k++) {
+            const int at = cptr[x->col[k]]++;
+            crow[at] = r;
+            cval[at] = x->val[k];
+        }
+    for (int j = x->cols; j > 0; j--) cptr[j] = cptr[j - 1];
+    cptr[0] = 0;
+    x->cptr = cptr;
+    x->crow = crow;
+    x->cval = cval;
+}

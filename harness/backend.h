@@ -28,6 +28,19 @@ typedef struct vae_bce_clamp {
     float keep_lo, keep_hi, low_p, low_q, high_p, high_q;
 } vae_bce_clamp;
 
+/* A batch of rows stored by their nonzeros (compressed sparse rows): row r's
+ * nonzeros are val[ptr[r] .. ptr[r + 1]), in columns col[...], increasing. */
+typedef struct vae_csr {
+    int rows, cols;
+    const int *ptr, *col;
+    const float *val;
+    /* the same nonzeros by column (CSC), rows increasing, for the weight gradient:
+     * column j's are cval[cptr[j] .. cptr[j + 1]) in rows crow[...]; filled by
+     * vae_csr_transpose before sparse_backward */
+    const int *cptr, *crow;
+    const float *cval;
+} vae_csr;
+
 typedef struct vae_backend {
     const char *name;
     const char *description;
@@ -61,6 +74,18 @@ typedef struct vae_backend {
      * loop in harness/likelihood.c (the naive backend's). */
     int (*bernoulli_nll)(const float *x, int x_rows, const float *p, int rows, int D,
                          const vae_bce_clamp *c, double *nll, float *dout, float scale);
+
+    /* optional: a dense layer whose input x is mostly zero (the data at the first
+     * encoder layer; 81% of MNIST's pixels are 0), reading only x's nonzeros:
+     * y (B x n_out) = act(x W + b), and, without an input gradient,
+     * dpre = dy act'(y); dW += x^T dpre; db += colsum(dpre). The layer uses them
+     * for a batch whose density (nonzeros / (B n_in)) is at most sparse_density,
+     * the backend's measured break-even; VAE_DECLINED: the dense slots do it. */
+    int (*sparse_forward)(const vae_csr *x, const float *W, const float *b, float *y,
+                          int n_out, vae_act act, vae_error *err);
+    int (*sparse_backward)(const vae_csr *x, const float *y, const float *dy, float *dpre,
+                           float *dW, float *db, int n_out, vae_act act, vae_error *err);
+    float sparse_density;
 
     /* optional, for `make bench` only: the library's own row-major sgemm,
      * C = op(A) op(B) + beta C with op = transpose when trans_* is 'T', so the
@@ -102,5 +127,13 @@ void vae_act_backward(const vae_backend *be, vae_act act, const float *y, const 
                       float *dx, size_t n);
 void vae_adam_update(const vae_backend *be, float *p, float *g, float *m, float *v, size_t n,
                      const vae_adam_step *s);
+
+/* x (rows x cols) into CSR arrays (ptr: rows + 1, col and val: max_nnz + cols,
+ * the room it writes into); the number of nonzeros, or -1 once a row takes it past
+ * max_nnz (too dense). */
+long vae_csr_build(const float *x, int rows, int cols, int *ptr, int *col, float *val,
+                   long max_nnz);
+/* x's column form into cptr (cols + 1), crow and cval (nonzeros), and points x at it */
+void vae_csr_transpose(vae_csr *x, int *cptr, int *crow, float *cval);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "mat.h"
 
 const char *const vae_init_names[VAE_INIT_COUNT] = { "xavier", "pytorch" };
@@ -32,31 +33,122 @@ static float *scratch_get(scratch *s, size_t n, vae_error *err, const char *what
 
 /* ---------- dense: y = act(x W + b) ---------- */
 
+static const struct vae_layer_ops dense_ops;
+
 typedef struct dense {
     vae_layer base;
     vae_act act;
     void *backend_state; /* owned by the backend */
     scratch dpre;        /* (B x n_out) gradient before the activation */
+    /* a mostly-zero input (vae_dense_sparse_input): the last forward's x in CSR,
+     * for the backward pass when it gets the same x */
+    int sparse_input;
+    int *csr_ptr, *csr_col, *csc_ptr, *csc_row;
+    float *csr_val, *csc_val;
+    size_t ptr_cap, nz_cap, cnz_cap;
+    const float *csr_x; /* the x the CSR holds, NULL when the last forward was dense */
+    vae_csr csr;
 } dense;
+
+/* x in CSR when the backend has the sparse slots and x's density is within its
+ * break-even; 0 (dense) otherwise or when out of memory */
+static int dense_to_csr(dense *d, const float *x, int B)
+{
+    const vae_backend *be = d->base.backend;
+    const int n_in = d->base.n_in;
+    d->csr_x = NULL;
+    if (!d->sparse_input || !be->sparse_forward || !be->sparse_backward || B < 1) return 0;
+    const long max_nnz = (long)(be->sparse_density * (double)B * n_in);
+    if (max_nnz < 1) return 0;
+    if ((size_t)B + 1 > d->ptr_cap) {
+        int *p = realloc(d->csr_ptr, ((size_t)B + 1) * sizeof *p);
+        if (!p) return 0;
+        d->csr_ptr = p;
+        d->ptr_cap = (size_t)B + 1;
+    }
+    const size_t room = (size_t)max_nnz + (size_t)n_in; /* vae_csr_build's */
+    if (room > d->nz_cap) {
+        int *c = realloc(d->csr_col, room * sizeof *c);
+        if (c) d->csr_col = c;
+        float *v = c ? realloc(d->csr_val, room * sizeof *v) : NULL;
+        if (v) d->csr_val = v;
+        if (!c || !v) return 0;
+        d->nz_cap = room;
+    }
+    if (vae_csr_build(x, B, n_in, d->csr_ptr, d->csr_col, d->csr_val, max_nnz) < 0) return 0;
+    d->csr = (vae_csr){ B, n_in, d->csr_ptr, d->csr_col, d->csr_val, NULL, NULL, NULL };
+    d->csr_x = x;
+    return 1;
+}
+
+/* the CSR's column form for the weight gradient; 0 when out of memory */
+static int dense_to_csc(dense *d)
+{
+    const size_t nnz = (size_t)d->csr.ptr[d->csr.rows];
+    if (!d->csc_ptr) d->csc_ptr = malloc(((size_t)d->base.n_in + 1) * sizeof *d->csc_ptr);
+    if (nnz > d->cnz_cap) {
+        free(d->csc_row);
+        free(d->csc_val);
+        d->csc_row = malloc(nnz * sizeof *d->csc_row);
+        d->csc_val = malloc(nnz * sizeof *d->csc_val);
+        d->cnz_cap = d->csc_row && d->csc_val ? nnz : 0;
+    }
+    if (!d->csc_ptr || (nnz && !d->cnz_cap)) return 0;
+    vae_csr_transpose(&d->csr, d->csc_ptr, d->csc_row, d->csc_val);
+    return 1;
+}
+
+static int dense_forward_ops(vae_layer *l, const float *x, float *y, int B, vae_error *err)
+{
+    dense *d = (dense *)l;
+    if (dense_to_csr(d, x, B)) {
+        int rc = l->backend->sparse_forward(&d->csr, vae_dense_weights(l), vae_dense_bias(l), y,
+                                            l->n_out, d->act, err);
+        if (rc != VAE_DECLINED) return rc;
+        d->csr_x = NULL;
+    }
+    return vae_dense_forward(l->backend, &d->backend_state, x, vae_dense_weights(l),
+                             vae_dense_bias(l), y, B, l->n_in, l->n_out, d->act, err);
+}
 
 static int dense_forward(vae_layer *l, const float *x, float *y, int B, int training,
                          vae_error *err)
 {
     (void)training;
-    dense *d = (dense *)l;
-    return vae_dense_forward(l->backend, &d->backend_state, x, vae_dense_weights(l),
-                             vae_dense_bias(l), y, B, l->n_in, l->n_out, d->act, err);
+    vae_profile *p = vae_profile_active();
+    if (!p) return dense_forward_ops(l, x, y, B, err);
+    const double t0 = vae_now_seconds();
+    int rc = dense_forward_ops(l, x, y, B, err);
+    p->dense_forward += vae_now_seconds() - t0;
+    p->dense_calls++;
+    return rc;
 }
 
-static int dense_backward(vae_layer *l, const float *x, const float *y, const float *dy,
-                          float *dx, int B, vae_error *err)
+static int dense_backward_ops(vae_layer *l, const float *x, const float *y, const float *dy,
+                              float *dx, int B, vae_error *err)
 {
     dense *d = (dense *)l;
     float *dpre = scratch_get(&d->dpre, (size_t)B * l->n_out, err, "dense");
     if (!dpre) return VAE_FAIL;
     float *dW = l->grads, *db = l->grads + (size_t)l->n_in * l->n_out;
+    if (!dx && d->csr_x == x && d->csr.rows == B && dense_to_csc(d)) {
+        int rc = l->backend->sparse_backward(&d->csr, y, dy, dpre, dW, db, l->n_out, d->act, err);
+        if (rc != VAE_DECLINED) return rc;
+    }
     return vae_dense_backward(l->backend, &d->backend_state, x, vae_dense_weights(l), y, dy,
                               dpre, dx, dW, db, B, l->n_in, l->n_out, d->act, err);
+}
+
+static int dense_backward(vae_layer *l, const float *x, const float *y, const float *dy,
+                          float *dx, int B, vae_error *err)
+{
+    vae_profile *p = vae_profile_active();
+    if (!p) return dense_backward_ops(l, x, y, dy, dx, B, err);
+    const double t0 = vae_now_seconds();
+    int rc = dense_backward_ops(l, x, y, dy, dx, B, err);
+    p->dense_backward += vae_now_seconds() - t0;
+    p->dense_calls++;
+    return rc;
 }
 
 static void dense_destroy(vae_layer *l)
@@ -64,6 +156,17 @@ static void dense_destroy(vae_layer *l)
     dense *d = (dense *)l;
     if (d->backend_state && l->backend->state_free) l->backend->state_free(d->backend_state);
     vae_free(d->dpre.v);
+    free(d->csr_ptr);
+    free(d->csr_col);
+    free(d->csr_val);
+    free(d->csc_ptr);
+    free(d->csc_row);
+    free(d->csc_val);
+}
+
+void vae_dense_sparse_input(vae_layer *l)
+{
+    if (l->ops == &dense_ops) ((dense *)l)->sparse_input = 1;
 }
 
 static const vae_layer_ops dense_ops = { "dense", dense_forward, dense_backward, dense_destroy };

@@ -32,6 +32,10 @@ extern const char *const vae_init_names[VAE_INIT_COUNT];
 
 /* Constructors return NULL only when out of memory. */
 vae_layer *vae_dense_new(int n_in, int n_out, vae_act act, const vae_backend *be);
+/* Marks a dense layer's input as mostly zero (the data at the first encoder layer):
+ * its forward pass and weight gradient read only the nonzeros when the backend
+ * has the sparse slots and a batch is sparse enough (backend.h). */
+void vae_dense_sparse_input(vae_layer *l);
 vae_layer *vae_activation_new(int n, vae_act act, const vae_backend *be);
 /* Inverted dropout: in training, keeps a unit with probability 1-rate and scales
  * it by 1/(1-rate); in evaluation it is the identity. rng is borrowed. */

@@ -209,6 +209,8 @@ static int build(vae_model *m, vae_error *err)
         (c->head != VAE_HEAD_SHARED &&
          add_head(&m->enc_var, w, &c->enc_var, c->latent, VAE_ACT_LINEAR, be)))
         return vae_fail(err, "out of memory building the model");
+    /* the data is mostly zero on image sets: the first layer may read only its nonzeros */
+    if (m->enc.n) vae_dense_sparse_input(m->enc.layer[0]);
     w = m->dec.width = c->latent;
     if (add_stack(&m->dec, &w, &c->dec, c->dec_dropout, drop, be) ||
         add_head(&m->dec_mean, w, &c->dec_mean, c->input, c->output_act, be) ||

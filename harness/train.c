@@ -18,7 +18,13 @@ static void adam_step(vae_model *m, const vae_train_opts *o)
     size_t n;
     float *p = vae_model_params(m, &n), *m1, *m2;
     vae_model_adam(m, &m1, &m2);
+    vae_profile *prof = vae_profile_active();
+    const double t0 = prof ? vae_now_seconds() : 0;
     vae_adam_update(vae_model_config(m)->backend, p, vae_model_grads(m), m1, m2, n, &s);
+    if (prof) {
+        prof->adam += vae_now_seconds() - t0;
+        prof->adam_calls++;
+    }
 }
 
 int vae_train_step(vae_model *m, const float *x, int B, const vae_train_opts *o,

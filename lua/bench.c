@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "../harness/bench.h"
+#include "../harness/clock.h"
 #include "binding.h"
 
 static void push_timing(lua_State *L, const char *name, vae_timing t)
@@ -161,10 +162,28 @@ static int l_bench_peak(lua_State *L)
     return 2;
 }
 
+/* vae.bench.profile(true) zeroes and starts the step-phase profile (harness/clock.h);
+ * vae.bench.profile(false) stops it; either returns the counters so far:
+ * {dense_forward =, dense_backward =, adam = seconds, dense_calls =, adam_calls =} */
+static int l_bench_profile(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TBOOLEAN);
+    const vae_profile before = vae_profile_read();
+    vae_profile_set(lua_toboolean(L, 1));
+    lua_createtable(L, 0, 5);
+    lua_pushnumber(L, before.dense_forward); lua_setfield(L, -2, "dense_forward");
+    lua_pushnumber(L, before.dense_backward); lua_setfield(L, -2, "dense_backward");
+    lua_pushnumber(L, before.adam); lua_setfield(L, -2, "adam");
+    lua_pushinteger(L, before.dense_calls); lua_setfield(L, -2, "dense_calls");
+    lua_pushinteger(L, before.adam_calls); lua_setfield(L, -2, "adam_calls");
+    return 1;
+}
+
 void open_bench(lua_State *L)
 {
     static const luaL_Reg bench[] = {
         { "dense", l_bench_dense }, { "step", l_bench_step }, { "peak", l_bench_peak },
+        { "profile", l_bench_profile },
         { NULL, NULL }
     };
     luaL_newlib(L, bench);

@@ -139,15 +139,17 @@ static void test_activation_ops(void)
         }
 }
 
-/* Adam: the same update as naive, over lengths that hit every path. */
+/* Adam: the same update as naive, over lengths that hit every path, on 1 and 2
+ * threads (the threaded split must not change a bit). */
 static void test_adam_ops(void)
 {
     const vae_backend *be[8];
     int nb = fast_backends(be);
     static const size_t lengths[] = { 1, 7, 8, 1001, 70001 };
     const vae_adam_step s = { 1e-3f, 0.9f, 0.999f, 1e-7f, 1 - 0.9f * 0.9f, 1 - 0.999f * 0.999f };
-    for (int k = 0; k < nb; k++) {
-        if (!be[k]->adam_update) continue;
+    for (int k = 0; k < nb * 2; k++) { /* each backend on 1 thread, then 2 */
+        if (!be[k % nb]->adam_update) continue;
+        if (be[k % nb]->set_threads) be[k % nb]->set_threads(1 + k / nb);
         for (size_t l = 0; l < sizeof lengths / sizeof lengths[0]; l++) {
             const size_t n = lengths[l];
             float *buf = vae_alloc(8 * n), *p = buf, *g = buf + n, *m = buf + 2 * n, *v = buf + 3 * n;
@@ -158,14 +160,15 @@ static void test_adam_ops(void)
             fill_uniform(v, n, 0, 0.1f, 84);
             memcpy(p2, p, 4 * n * sizeof(float));
             vae_backend_naive.adam_update(p, g, m, v, n, &s);
-            be[k]->adam_update(p2, g2, m2, v2, n, &s);
+            be[k % nb]->adam_update(p2, g2, m2, v2, n, &s);
             size_t diff = 0;
             for (size_t i = 0; i < n; i++)
                 diff += p[i] != p2[i] || m[i] != m2[i] || v[i] != v2[i] || g2[i] != 0.0f;
-            CHECK(diff == 0, "%s adam, n = %zu: %zu values differ from naive's", be[k]->name, n,
+            CHECK(diff == 0, "%s adam, n = %zu: %zu values differ from naive's", be[k % nb]->name, n,
                   diff);
             vae_free(buf);
         }
+        if (be[k % nb]->set_threads) be[k % nb]->set_threads(0);
     }
 }
 
@@ -332,6 +335,116 @@ static void test_bernoulli_ops(void)
     printf("# bernoulli likelihood checked on %d backend(s)\n", tested / 4);
 }
 
+/* The sparse first-layer slots against naive's dense ops: inputs about 80% zero
+ * (as MNIST's are), widths that leave partial vectors and 32-wide blocks, every
+ * activation in turn, gradients accumulating onto nonzero dW and db; results
+ * within the dense ops' bound, and the same bits on 1 and 2 threads. */
+static double sparse_case(const vae_backend *be, int B, int n_in, int n_out, vae_act act,
+                          unsigned seed, int threads, float *keep_y, int compare_bits)
+{
+    const size_t nx = (size_t)B * n_in, ny = (size_t)B * n_out, nw = (size_t)n_in * n_out;
+    float *x = vae_alloc(nx), *W = vae_alloc(nw), *b = vae_alloc(n_out), *dy = vae_alloc(ny);
+    float *y0 = vae_alloc(ny), *y1 = vae_alloc(ny), *p0 = vae_alloc(ny), *p1 = vae_alloc(ny);
+    float *dW0 = vae_alloc(nw), *dW1 = vae_alloc(nw), *db0 = vae_alloc(n_out), *db1 = vae_alloc(n_out);
+    float *s = vae_alloc(nw > ny ? nw : ny), *val = vae_alloc(nx + n_in); /* vae_csr_build's room */
+    int *ptr = malloc(((size_t)B + 1) * sizeof *ptr), *col = malloc((nx + n_in) * sizeof *col);
+    fill_uniform(x, nx, -1, 1, seed);
+    float *u = vae_alloc(nx);
+    fill_uniform(u, nx, 0, 1, seed + 9);
+    for (size_t i = 0; i < nx; i++) if (u[i] < 0.8f) x[i] = 0.0f;
+    const float w = sqrtf(3.0f / (0.2f * (float)n_in));
+    fill_uniform(W, nw, -w, w, seed + 1);
+    fill_uniform(b, n_out, -0.5f, 0.5f, seed + 2);
+    fill_uniform(dy, ny, -1, 1, seed + 3);
+    fill_uniform(dW0, nw, -1, 1, seed + 4);
+    fill_uniform(db0, n_out, -1, 1, seed + 5);
+    memcpy(dW1, dW0, nw * sizeof *dW1);
+    memcpy(db1, db0, n_out * sizeof *db1);
+    for (size_t i = 0; i < ny; i++) y1[i] = p1[i] = NAN;
+    vae_error err;
+    const vae_backend *ref = &vae_backend_naive;
+    ref->dense_forward(NULL, x, W, b, y0, B, n_in, n_out, act, &err);
+    ref->dense_backward(NULL, x, W, y0, dy, p0, NULL, dW0, db0, B, n_in, n_out, act, &err);
+    const long nnz = vae_csr_build(x, B, n_in, ptr, col, val, (long)nx);
+    vae_csr c = { B, n_in, ptr, col, val, NULL, NULL, NULL };
+    int *cptr = malloc(((size_t)n_in + 1) * sizeof *cptr), *crow = malloc(nx * sizeof *crow);
+    float *cval = vae_alloc(nx);
+    vae_csr_transpose(&c, cptr, crow, cval);
+    be->set_threads(threads);
+    int rc0 = be->sparse_forward(&c, W, b, y1, n_out, act, &err);
+    int rc1 = be->sparse_backward(&c, y0, dy, p1, dW1, db1, n_out, act, &err);
+    CHECK(nnz >= 0 && rc0 == VAE_OK && rc1 == VAE_OK, "%s sparse B=%d %d->%d: rc %d %d",
+          be->name, B, n_in, n_out, rc0, rc1);
+    for (int r = 0; r < B; r++)
+        for (int o = 0; o < n_out; o++) {
+            double a = fabs(b[o]);
+            for (int i = 0; i < n_in; i++) a += fabs(x[(size_t)r * n_in + i] * W[(size_t)i * n_out + o]);
+            s[(size_t)r * n_out + o] = (float)a;
+        }
+    double e = vae_max_norm_error(y1, y0, s, ny), worst = e;
+    for (size_t i = 0; i < ny; i++) s[i] = fabsf(dy[i]);
+    if ((e = vae_max_norm_error(p1, p0, s, ny)) > worst || isnan(e)) worst = e;
+    for (int i = 0; i < n_in; i++)
+        for (int o = 0; o < n_out; o++) {
+            double a = 1.0;
+            for (int r = 0; r < B; r++) a += fabs(x[(size_t)r * n_in + i] * p0[(size_t)r * n_out + o]);
+            s[(size_t)i * n_out + o] = (float)a;
+        }
+    if ((e = vae_max_norm_error(dW1, dW0, s, nw)) > worst || isnan(e)) worst = e;
+    for (int o = 0; o < n_out; o++) {
+        double a = 1.0;
+        for (int r = 0; r < B; r++) a += fabs(p0[(size_t)r * n_out + o]);
+        s[o] = (float)a;
+    }
+    if ((e = vae_max_norm_error(db1, db0, s, n_out)) > worst || isnan(e)) worst = e;
+    /* the same bits whatever the thread count: y and dW of the first run are kept */
+    if (compare_bits) {
+        size_t diff = 0;
+        for (size_t i = 0; i < ny; i++) diff += y1[i] != keep_y[i];
+        for (size_t i = 0; i < nw; i++) diff += dW1[i] != keep_y[ny + i];
+        CHECK(diff == 0, "%s sparse B=%d %d->%d: %zu values differ between 1 and %d threads",
+              be->name, B, n_in, n_out, diff, threads);
+    } else {
+        memcpy(keep_y, y1, ny * sizeof *y1);
+        memcpy(keep_y + ny, dW1, nw * sizeof *dW1);
+    }
+    float *bufs[] = { x, W, b, dy, y0, y1, p0, p1, dW0, dW1, db0, db1, s, val, u };
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) vae_free(bufs[i]);
+    free(ptr);
+    free(col);
+    free(cptr);
+    free(crow);
+    vae_free(cval);
+    return worst;
+}
+
+static void test_sparse_ops(void)
+{
+    static const int shapes[][3] = { { 128, 784, 400 }, { 5, 17, 33 }, { 32, 31, 7 },
+                                     { 1, 3, 129 }, { 300, 100, 64 }, { 64, 784, 20 } };
+    const vae_backend *be[8];
+    int nb = fast_backends(be), tested = 0;
+    for (int k = 0; k < nb; k++) {
+        if (!be[k]->sparse_forward || !be[k]->set_threads) continue;
+        CHECK(be[k]->sparse_backward && be[k]->sparse_density > 0 && be[k]->sparse_density <= 1,
+              "%s: both sparse slots and a density in (0, 1]", be[k]->name);
+        tested++;
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+            const int B = shapes[s][0], n_in = shapes[s][1], n_out = shapes[s][2];
+            const vae_act act = (vae_act)(s % VAE_ACT_COUNT);
+            float *keep = vae_alloc((size_t)B * n_out + (size_t)n_in * n_out);
+            for (int t = 1; t <= 2; t++) {
+                double e = sparse_case(be[k], B, n_in, n_out, act, 700u + (unsigned)s, t, keep, t > 1);
+                CHECK(e <= VAE_DENSE_TOL, "%s sparse B=%d %d->%d %s, %d threads: error %.3g",
+                      be[k]->name, B, n_in, n_out, vae_act_names[act], t, e);
+            }
+            vae_free(keep);
+        }
+        be[k]->set_threads(0);
+    }
+    printf("# sparse first layer checked on %d backend(s)\n", tested);
+}
+
 const test_case backend_tests[] = {
     { "backend registry", test_registry },
     { "backend preference order", test_preference_order },
@@ -342,6 +455,7 @@ const test_case backend_tests[] = {
     { "activation ops match naive", test_activation_ops },
     { "adam matches naive bit for bit", test_adam_ops },
     { "bernoulli likelihood matches the reference", test_bernoulli_ops },
+    { "sparse first layer matches naive's dense ops", test_sparse_ops },
     { "avx2 vector math accuracy", test_vector_math_accuracy },
     { NULL, NULL },
 };
