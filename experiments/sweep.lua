@@ -108,9 +108,10 @@ end
 -- ---------- loading a sweep ----------
 
 local SWEEP_FIELDS = { experiment = true, about = true, seeds = true, options = true, set = true,
-  configs = true, grid = true, metrics = true, cost = true, report = true }
+  configs = true, grid = true, metrics = true, cost = true, report = true, checkpoint_every = true }
 -- script options a sweep may not set: the runner sets them per job
-local RESERVED = { seed = true, out = true, quiet = true, threads = true, set = true }
+local RESERVED = { seed = true, out = true, quiet = true, threads = true, set = true,
+  checkpoint = true, ["checkpoint-every"] = true, resume = true }
 
 local function value_text(v)
   if type(v) == "boolean" then return v and "true" or "false" end
@@ -161,6 +162,10 @@ function M.load(name)
     end
   end
   if type(def.experiment) ~= "string" then fail("field 'experiment' must name an experiment script") end
+  if def.checkpoint_every ~= nil and math.type(def.checkpoint_every) ~= "integer"
+    or (def.checkpoint_every or 1) < 1 then
+    fail("field 'checkpoint_every' must be an integer >= 1 (epochs between a job's checkpoints)")
+  end
   local script_file = def.experiment:match("%.lua$") and experiment.absolute(def.experiment)
     or (experiment.root .. "/experiments/" .. def.experiment .. ".lua")
   if not exists(script_file) then
@@ -397,6 +402,13 @@ local function job_label(sweep, job)
     job.seed, job.id)
 end
 
+-- Whether the script has the --checkpoint and --resume options.
+function M.takes_checkpoints(script)
+  local has = {}
+  for _, s in ipairs(script.spec or {}) do has[s.name] = true end
+  return has.checkpoint and has.resume or false
+end
+
 -- The options run(opts) gets for a job.
 function M.job_options(job, threads, out)
   local given = { seed = job.seed, threads = threads or 1, quiet = true, out = out, set = {} }
@@ -425,12 +437,23 @@ function M.run_job(sweep, out, job, o)
     return "skipped", "done already"
   end
   experiment.mkdir(dir .. "/run")
+  -- With the sweep file's checkpoint_every (for scripts that take --checkpoint),
+  -- a job saves a checkpoint every that many epochs and trains from it when one
+  -- is there: a job killed mid-run (a Slurm time limit, a lost host) resumes at
+  -- its last checkpoint, bit-identical to an unbroken run. A finished job
+  -- removes it. Sweeps of short jobs leave it off: a restart costs less.
+  local jo = M.job_options(job, o.threads, dir .. "/run")
+  local ckpt = dir .. "/checkpoint.bin"
+  if sweep.def.checkpoint_every and M.takes_checkpoints(sweep.script) then
+    if o.force then os.remove(ckpt) end
+    jo.checkpoint, jo.resume, jo["checkpoint-every"] = ckpt, true, sweep.def.checkpoint_every
+  end
   local t0 = sweep.vae.clock()
   -- the script's own lines go to the job's log, not to the runner's terminal
   local log = io.open(dir .. "/log.txt", "w")
   local saved_out, saved_err = io.stdout, io.stderr
   if log then io.stdout, io.stderr = log, log end
-  local ok, summary, msg = pcall(sweep.script.run, M.job_options(job, o.threads, dir .. "/run"))
+  local ok, summary, msg = pcall(sweep.script.run, jo)
   io.stdout, io.stderr = saved_out, saved_err
   if log then log:close() end
   local status = "ok"
@@ -456,6 +479,7 @@ function M.run_job(sweep, out, job, o)
   local wok, werr = pcall(results.write_tsv, dir .. "/done.tsv",
     { experiment = "sweep " .. sweep.name .. ": " .. job_label(sweep, job), overrides = job.text },
     cols, { row })
+  if wok and status == "ok" then os.remove(ckpt) end
   unlock(dir .. ".lock")
   if not wok then return "failed", werr end
   return status, msg

@@ -136,6 +136,52 @@ test("a run, then resume: finished jobs are skipped and keep their results", fun
   assert(code == 0 and text:find(": ok", 1, true) and not read(lock .. "/owner"), text)
 end)
 
+test("checkpoint_every: jobs checkpoint and resume through the script, same results, none left", function()
+  local f = tmp .. "/ckpt.lua"
+  write(f, [[
+return {
+  experiment = "scurve", seeds = { 3, 7 }, checkpoint_every = 2,
+  options = { epochs = 5, ["no-charts"] = true },
+  configs = { { name = "A", config = "A" }, { name = "H-wide", config = "H", hidden = "30,30" } },
+  metrics = { "train_loss", "recon_mse", "spearman_abs" },
+}]])
+  local run = function(file, out)
+    return sh(q(lua) .. " " .. q(root .. "/experiments/sweep.lua") .. " " .. q(file) .. " --out " .. q(out) .. " --no-charts --jobs 2")
+  end
+  local code, text = run(f, tmp .. "/ckpt")
+  assert(code == 0 and text:find("4 ok, 0 failed, 0 missing", 1, true), text)
+  code, text = run(small, tmp .. "/plain")
+  assert(code == 0, text)
+  local s = sweep.load(f)
+  for _, job in ipairs(s.jobs) do
+    local dir = tmp .. "/ckpt/jobs/" .. job.id
+    assert(not read(dir .. "/checkpoint.bin"), "a finished job removes its checkpoint")
+    -- the same job without checkpoints has the same id (the runner's options are
+    -- no overrides) and the same numbers
+    local a = read(dir .. "/done.tsv"):match("\ntrain_loss.-\n") or ""
+    local b = read(tmp .. "/plain/jobs/" .. job.id .. "/done.tsv")
+    assert(b, "job " .. job.id .. " has the same identity without checkpoint_every")
+    local function measures(t)
+      local lines = {}
+      for line in t:gmatch("[^\n]+") do if not line:find("^#") then lines[#lines + 1] = line end end
+      local cols, vals = {}, {}
+      for c in lines[1]:gmatch("[^\t]+") do cols[#cols + 1] = c end
+      local i = 0
+      for v in (lines[2] .. "\t"):gmatch("([^\t]*)\t") do i = i + 1; vals[cols[i]] = v end
+      return vals
+    end
+    local ma, mb = measures(read(dir .. "/done.tsv")), measures(b)
+    for _, k in ipairs { "train_loss", "val_loss", "recon_mse", "spearman_abs" } do
+      assert(ma[k] and ma[k] == mb[k], k .. ": " .. tostring(ma[k]) .. " vs " .. tostring(mb[k]))
+    end
+    _ = a
+  end
+  write(tmp .. "/bad.lua", "return { experiment = 'scurve', seeds = 2, configs = { { name = 'A' } }, checkpoint_every = 0 }")
+  raises(function() sweep.load(tmp .. "/bad.lua") end, { "bad.lua", "field 'checkpoint_every'" })
+  write(tmp .. "/bad.lua", "return { experiment = 'scurve', seeds = 2, configs = { { name = 'A', resume = true } } }")
+  raises(function() sweep.load(tmp .. "/bad.lua") end, { "bad.lua", "key 'resume'", "set by the runner" })
+end)
+
 test("two runners on one tree: every job once ok, no temporaries or locks left", function()
   local out = tmp .. "/two"
   local cmd = q(lua) .. " " .. q(root .. "/experiments/sweep.lua") .. " " .. q(small) .. " --out " .. q(out) .. " --no-charts --jobs 2"

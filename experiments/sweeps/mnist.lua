@@ -66,6 +66,7 @@ return {
   experiment = "mnist",
   about = "classic 784-400-20: likelihood x KL x dropout, 3 seeds; 10000 training images, 10 epochs, 2000 test images, log p(x) k=20",
   seeds = 3,
+  checkpoint_every = 5, -- a killed job resumes at epoch 5 instead of starting over
   options = { config = "classic", epochs = 10, train = 10000, test = 2000, k = 20,
     backend = experiment.fastest(experiment.load_vae()) },
   grid = {
