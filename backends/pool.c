@@ -166,17 +166,24 @@ void vae_adam_part(const vae_adam_job *j, int part, int parts)
                                       hi - done, j->s);
 }
 
+/* The caller's part count travels with the job: a worker must not recompute it
+ * from the thread setting, which another thread may change meanwhile. */
+typedef struct adam_run {
+    const vae_adam_job *job;
+    int parts;
+} adam_run;
+
 static void adam_job(void *arg, int part)
 {
-    const vae_adam_job *j = arg;
-    vae_adam_part(j, part, vae_adam_parts(j->n, vae_pool_threads_wanted(1e9)));
+    const adam_run *r = arg;
+    vae_adam_part(r->job, part, r->parts);
 }
 
 void vae_pool_adam(float *p, float *g, float *m, float *v, size_t n, const vae_adam_step *s)
 {
     vae_adam_job j = { p, g, m, v, n, s };
-    const int parts = vae_adam_parts(n, vae_pool_threads_wanted(1e9));
-    if (parts > 1) vae_pool_run(parts, adam_job, &j);
+    adam_run r = { &j, vae_adam_parts(n, vae_pool_threads_wanted(1e9)) };
+    if (r.parts > 1) vae_pool_run(r.parts, adam_job, &r);
     else vae_adam_part(&j, 0, 1);
 }
 

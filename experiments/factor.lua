@@ -80,6 +80,7 @@ end
 -- --seeds N: one run per seed into a temporary folder; seeds.tsv gets a row per
 -- seed, then mean and sd rows. Returns the mean row (a summary-like table).
 local function run_seeds(opts, given)
+  if opts.checkpoint then return nil, "--checkpoint trains one seed: drop --seeds" end
   local rows, by_score = {}, {}
   for k = 0, opts.seeds - 1 do
     local one = {}
@@ -145,6 +146,7 @@ function M.run(given)
   for k, val in pairs(v) do model_config[k] = val end
   local fit_opts = { epochs = epochs, batch = 32, lr = 1e-3, validation = test }
   experiment.apply_sets(vae, opts.set, model_config, fit_opts)
+  experiment.apply_checkpoint(opts, fit_opts)
   epochs = fit_opts.epochs
   vae.set_threads(opts.threads)
   local model, err = vae.model(model_config)

@@ -88,6 +88,7 @@ local function train_one(opts, cfg, seed, train, test, label)
   for k, v in pairs(cfg.model) do model_config[k] = v end
   local fit_opts = { epochs = opts.epochs or cfg.epochs, batch = "full", lr = cfg.lr }
   experiment.apply_sets(vae, opts.set, model_config, fit_opts)
+  experiment.apply_checkpoint(opts, fit_opts)
   local epochs = fit_opts.epochs
   local model, merr = vae.model(model_config)
   if not model then return nil, merr end
@@ -138,6 +139,7 @@ function M.run(given)
   local raw_test_errors = stats.knn1_errors(test.x:totable(), test.labels, X, train.labels)
   local knn_seconds = vae.clock() - t_knn
 
+  if opts.checkpoint and opts.seeds then return nil, "--checkpoint trains one seed: drop --seeds" end
   local seeds = opts.seeds and {} or nil
   local first
   for s = 1, opts.seeds or 1 do

@@ -201,6 +201,10 @@ int vae_model_save(vae_model *m, const char *path, int with_state,
     if (with_state && st->step != 0)
         return vae_fail(err, "checkpoint '%s': the training state can only be saved between "
                              "epochs (at step %d of epoch %d)", path, st->step, st->epoch + 1);
+    if (with_state && st->partial)
+        return vae_fail(err, "checkpoint '%s': epoch %d was abandoned part-way, so the training "
+                             "state is no epoch boundary; complete an epoch first", path,
+                        st->epoch + 1);
     size_t clen = vae_config_text(vae_model_config(m), NULL, 0);
     const char *ttext = extra && extra->train_text ? extra->train_text : "";
     size_t tlen = strlen(ttext), ulen = extra && extra->user ? extra->user_len : 0;
@@ -364,37 +368,6 @@ static int parse(const unsigned char *buf, size_t size, const char *name, parsed
     return VAE_OK;
 }
 
-/* The parameter count a finished config builds (dense layers: W and b), so a
- * file cannot make the loader allocate what its own bytes do not hold. */
-static double stack_params(const vae_stack *s, int *w)
-{
-    double n = 0;
-    for (int i = 0; i < s->n; i++) {
-        n += (double)*w * s->width[i] + s->width[i];
-        *w = s->width[i];
-    }
-    return n;
-}
-static double head_params(const vae_stack *s, int w, int out)
-{
-    double n = stack_params(s, &w);
-    return n + (double)w * out + out;
-}
-static double config_params(const vae_config *c)
-{
-    int w = c->input;
-    double n = stack_params(&c->enc, &w);
-    n += head_params(&c->enc_mean, w, c->latent);
-    if (c->head != VAE_HEAD_SHARED) n += head_params(&c->enc_var, w, c->latent);
-    else n += 1;
-    w = c->latent;
-    n += stack_params(&c->dec, &w);
-    n += head_params(&c->dec_mean, w, c->input);
-    if (c->likelihood == VAE_LIK_GAUSSIAN_LOGVAR) n += head_params(&c->dec_var, w, c->input);
-    if (c->likelihood == VAE_LIK_GAUSSIAN_LEARNED) n += 1;
-    return n;
-}
-
 void vae_text_difference(const char *a, const char *b, const char *first, const char *second,
                          char *out, size_t len)
 {
@@ -522,6 +495,7 @@ static int apply(vae_model *m, const parsed *f, const char *name, vae_checkpoint
         st->adam_t = (long)adam_t;
         st->epoch = epoch;
         st->step = 0;
+        st->partial = 0;
         const unsigned char *r = s + 8 * n + 16;
         for (int k = 0; k < VAE_STREAM_COUNT; k++, r += STREAM_BYTES) {
             for (int j = 0; j < 4; j++) st->rng[k].s[j] = get_u64(r + 8 * j);
@@ -586,7 +560,7 @@ static vae_model *build_from(const parsed *f, const char *name, vae_error *err)
         vae_fail(err, "checkpoint '%s': bad config: %s", name, e.msg);
         return NULL;
     }
-    double want = config_params(&c);
+    double want = vae_config_param_count(&c);
     if (want != (double)f->n) {
         vae_fail(err, "checkpoint '%s': parameter count mismatch (%llu in the file, its config "
                       "makes %.0f)", name, (unsigned long long)f->n, want);

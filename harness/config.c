@@ -134,13 +134,19 @@ static int in_range(const vae_key *k, double v)
            (k->hi_open ? v < k->hi : v <= k->hi);
 }
 
-static int names_list(const char *const *names, int n, char *buf, size_t len)
+/* Appends ", name" (or the first name) to the list in buf, cutting at len. */
+static void list_add(char *buf, size_t len, size_t *used, const char *name)
+{
+    if (*used >= len) return;
+    int w = snprintf(buf + *used, len - *used, "%s%s", *used ? ", " : "", name);
+    *used = w < 0 ? len : *used + (size_t)w;
+}
+
+static void names_list(const char *const *names, int n, char *buf, size_t len)
 {
     size_t used = 0;
     buf[0] = 0;
-    for (int i = 0; i < n && used < len; i++)
-        used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "", names[i]);
-    return 0;
+    for (int i = 0; i < n; i++) list_add(buf, len, &used, names[i]);
 }
 
 static int parse_name(const vae_key *k, const char *const *names, int n, const char *s, int *out,
@@ -164,8 +170,8 @@ static int parse_long(const char *s, long long *v)
     return errno == 0 && *end == 0;
 }
 
-/* Splits a comma list into items (empty text: none). Returns the count or -1
- * when there are more than max. */
+/* Splits a comma list into items (empty text: none). Returns the count, -1
+ * when there are more than max, -2 when an item has 64 characters or more. */
 static int split(const char *text, char items[][64], int max)
 {
     if (!*text) return 0;
@@ -175,7 +181,7 @@ static int split(const char *text, char items[][64], int max)
         const char *c = strchr(p, ',');
         size_t len = c ? (size_t)(c - p) : strlen(p);
         if (n == max) return -1;
-        if (len >= 64) len = 63;
+        if (len >= 64) return -2; /* no item of a list is that long: refuse, do not cut */
         memcpy(items[n], p, len);
         items[n++][len] = 0;
         if (!c) return n;
@@ -199,9 +205,11 @@ int vae_key_set(const vae_key *k, void *base, const char *text, vae_error *err)
         *(int *)f = (int)v;
         return VAE_OK;
     }
-    case VAE_KEY_SEED: {
-        long long v;
-        if (!parse_long(text, &v) || v < 0)
+    case VAE_KEY_SEED: { /* the whole of uint64, as it is printed */
+        char *end;
+        errno = 0;
+        unsigned long long v = *text && *text != '-' ? strtoull(text, &end, 10) : 0;
+        if (!*text || *text == '-' || errno || *end)
             return vae_fail(err, "key '%s': must be an integer >= 0 (got '%s')", k->name, text);
         *(uint64_t *)f = (uint64_t)v;
         return VAE_OK;
@@ -236,8 +244,7 @@ int vae_key_set(const vae_key *k, void *base, const char *text, vae_error *err)
         size_t used = 0;
         list[0] = 0;
         for (int i = 0; i < vae_backend_count(); i++)
-            used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "",
-                                     vae_backend_at(i)->name);
+            list_add(list, sizeof list, &used, vae_backend_at(i)->name);
         return vae_fail(err, "key '%s': unknown backend '%s' (built: %s)", k->name, text, list);
     }
     case VAE_KEY_WIDTHS:
@@ -245,6 +252,7 @@ int vae_key_set(const vae_key *k, void *base, const char *text, vae_error *err)
         vae_stack *s = f;
         char items[VAE_MAX_HIDDEN][64];
         int n = split(text, items, VAE_MAX_HIDDEN);
+        if (n == -2) return vae_fail(err, "key '%s': an item of 64 characters or more", k->name);
         if (n < 0)
             return vae_fail(err, "key '%s': at most %d layers (got '%s')", k->name,
                             VAE_MAX_HIDDEN, text);
@@ -357,9 +365,7 @@ int vae_config_assign(vae_config *c, vae_train_opts *o, const char *assignment, 
         char list[1024];
         size_t used = 0;
         list[0] = 0;
-        for (int i = 0; i < N_KEYS && used < sizeof list; i++)
-            used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "",
-                                     keys[i].name);
+        for (int i = 0; i < N_KEYS; i++) list_add(list, sizeof list, &used, keys[i].name);
         return vae_fail(err, "unknown key '%s' (allowed: %s)", name, list);
     }
     void *base = k->section == VAE_SECTION_MODEL ? (void *)c : (void *)o;

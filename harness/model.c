@@ -1,5 +1,6 @@
 #include "model.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,8 +150,11 @@ static void free_buffers(vae_model *m)
 static int ensure_rows(vae_model *m, int rows, vae_error *err)
 {
     if (rows <= m->cap) return VAE_OK;
-    free_buffers(m);
     const vae_config *c = &m->cfg;
+    if ((size_t)rows * (size_t)c->samples > INT_MAX) /* decoder rows are ints */
+        return vae_fail(err, "a batch of %d rows with %d samples each is too large", rows,
+                        c->samples);
+    free_buffers(m);
     size_t R = (size_t)rows, RK = R * c->samples, L = c->latent, D = c->input;
     size_t He = (size_t)m->enc.width, Hd = (size_t)m->dec.width;
     int ok = 1;
@@ -220,6 +224,45 @@ static int build(vae_model *m, vae_error *err)
     return VAE_OK;
 }
 
+/* The parameters a stack of dense layers from width *w holds (W and b each). */
+static double stack_params(const vae_stack *s, int *w)
+{
+    double n = 0;
+    for (int i = 0; i < s->n; i++) {
+        n += (double)*w * s->width[i] + s->width[i];
+        *w = s->width[i];
+    }
+    return n;
+}
+
+static double head_params(const vae_stack *s, int w, int out)
+{
+    double n = stack_params(s, &w);
+    return n + (double)w * out + out;
+}
+
+/* The learned noise variances: one, one per feature, or none. */
+static int noise_count(const vae_config *c)
+{
+    if (c->likelihood != VAE_LIK_GAUSSIAN_LEARNED) return 0;
+    return c->noise_per_feature ? c->input : 1;
+}
+
+/* The same rules as build(): which heads exist and how many learned scalars. */
+double vae_config_param_count(const vae_config *c)
+{
+    int w = c->input;
+    double n = stack_params(&c->enc, &w);
+    n += head_params(&c->enc_mean, w, c->latent);
+    if (c->head != VAE_HEAD_SHARED) n += head_params(&c->enc_var, w, c->latent);
+    else n += 1; /* the shared posterior variance */
+    w = c->latent;
+    n += stack_params(&c->dec, &w);
+    n += head_params(&c->dec_mean, w, c->input);
+    if (vae_likelihood_has_logvar(c->likelihood)) n += head_params(&c->dec_var, w, c->input);
+    return n + noise_count(c);
+}
+
 vae_model *vae_model_new(const vae_config *c, vae_error *err)
 {
     vae_config cfg = *c;
@@ -246,8 +289,12 @@ vae_model *vae_model_new(const vae_config *c, vae_error *err)
         for (int j = 0; j < nets[i]->n; j++) n += nets[i]->layer[j]->n_params;
     int has_shared = cfg.head == VAE_HEAD_SHARED;
     int has_noise = cfg.likelihood == VAE_LIK_GAUSSIAN_LEARNED;
-    m->n_noise = has_noise ? (cfg.noise_per_feature ? cfg.input : 1) : 0;
+    m->n_noise = noise_count(&cfg);
     n += (size_t)has_shared + (size_t)m->n_noise;
+    if ((double)n != vae_config_param_count(&cfg)) { /* the two derivations must agree */
+        vae_fail(err, "internal: %zu parameters built, %.0f counted", n, vae_config_param_count(&cfg));
+        goto fail;
+    }
     m->n_params = n;
     if (!(m->params = vae_alloc(n)) || !(m->grads = vae_alloc(n)) ||
         !(m->adam_m = vae_alloc(n)) || !(m->adam_v = vae_alloc(n))) {
@@ -316,8 +363,10 @@ int vae_model_layout(const vae_model *m, size_t *sizes, int cap)
                 if (k < cap) sizes[k] = nets[i]->layer[j]->n_params;
                 k++;
             }
-    for (int s = 0; s < (m->shared_raw != NULL) + (m->noise_raw != NULL); s++) {
-        if (k < cap) sizes[k] = 1;
+    size_t scalars[2] = { m->shared_raw ? 1 : 0, (size_t)m->n_noise };
+    for (int s = 0; s < 2; s++) {
+        if (!scalars[s]) continue;
+        if (k < cap) sizes[k] = scalars[s];
         k++;
     }
     return k;
@@ -395,8 +444,9 @@ int vae_model_forward_backward(vae_model *m, const float *x, int B, float kl_wei
                                int training, vae_losses *out, vae_error *err)
 {
     const vae_config *c = &m->cfg;
-    const int L = c->latent, D = c->input, K = c->samples, RK = B * K;
-    if (ensure_rows(m, B, err)) return VAE_FAIL;
+    const int L = c->latent, D = c->input, K = c->samples;
+    if (ensure_rows(m, B, err)) return VAE_FAIL; /* refuses B * K past INT_MAX */
+    const int RK = B * K;
 
     /* forward: encoder, reparameterisation, decoder, likelihood, KL */
     if (encode_rows(m, x, B, training, err)) return VAE_FAIL;

@@ -23,6 +23,9 @@ typedef struct vae_model vae_model;
 /* Finishes a copy of c (vae_config_finish) and builds the model; NULL, with
  * the message naming the key, when c is bad or the backend is not usable here. */
 vae_model *vae_model_new(const vae_config *c, vae_error *err);
+/* The parameter count a finished config builds, without building it (so a
+ * checkpoint cannot make the loader allocate what its bytes do not hold). */
+double vae_config_param_count(const vae_config *c);
 void vae_model_free(vae_model *m);
 const vae_config *vae_model_config(const vae_model *m); /* finished */
 
@@ -32,6 +35,8 @@ const vae_config *vae_model_config(const vae_model *m); /* finished */
 typedef struct vae_train_state {
     int epoch;     /* epochs completed */
     int step;      /* steps completed within the running epoch (0 between epochs) */
+    int partial;   /* an epoch was abandoned after some steps: parameters, Adam, the
+                      streams and the order hold part of it (no exact resume point) */
     long adam_t;   /* Adam's step count */
     int *order;    /* the data order of the running epoch (order_n rows) */
     int order_n;

@@ -55,6 +55,15 @@ static int ensure_order(vae_train_state *st, int n, vae_error *err)
     return VAE_OK;
 }
 
+/* An epoch given up part-way: the step count goes back to 0, but the order, the
+ * streams and (after a step) the parameters hold part of it, so the state is no
+ * exact resume point until an epoch completes (checkpoint.c refuses it). */
+static void abandon(vae_train_state *st)
+{
+    st->step = 0;
+    st->partial = 1;
+}
+
 int vae_train_epoch(vae_model *m, const vae_dataset *data, const vae_train_opts *o,
                     const vae_train_hooks *h, vae_losses *out, vae_error *err)
 {
@@ -76,14 +85,14 @@ int vae_train_epoch(vae_model *m, const vae_dataset *data, const vae_train_opts 
         vae_losses l;
         vae_error e;
         if (vae_train_step(m, xb, b, o, h, &l, &e)) {
-            st->step = 0; /* the failed epoch is abandoned */
+            abandon(st); /* the failed epoch is abandoned */
             return vae_fail(err, "training stopped at epoch %d, step %d: %s", epoch,
                             (start / B) + 1, e.msg);
         }
         /* A divergence can stay finite (lr = 1 takes s-curve config A to 1e26 nats
          * in its first epoch): no model here reaches this loss per example. */
         if (!(fabs(l.loss) <= VAE_LOSS_LIMIT)) {
-            st->step = 0;
+            abandon(st);
             return vae_fail(err, "training diverged at epoch %d, step %d: loss %.3g per example "
                                  "(the limit is %.0e)", epoch, (start / B) + 1, l.loss,
                             VAE_LOSS_LIMIT);
@@ -97,7 +106,7 @@ int vae_train_epoch(vae_model *m, const vae_dataset *data, const vae_train_opts 
             vae_losses run = { loss / done, recon / done, kl / done, l.kl_weight };
             if (h->on_step(h->ctx, epoch, st->step, steps, done, &run)) {
                 int at = st->step;
-                st->step = 0;
+                abandon(st);
                 return vae_fail(err, "stopped at epoch %d, step %d", epoch, at);
             }
         }
@@ -108,6 +117,7 @@ int vae_train_epoch(vae_model *m, const vae_dataset *data, const vae_train_opts 
     out->kl_weight = vae_kl_weight(m, st->epoch);
     st->epoch++;
     st->step = 0;
+    st->partial = 0; /* an epoch boundary of this run again */
     return VAE_OK;
 }
 
@@ -124,7 +134,8 @@ int vae_fit(vae_model *m, const vae_dataset *data, const vae_dataset *val,
         if (vae_train_epoch(m, data, o, h, &rec.train, err)) return VAE_FAIL;
         rec.seconds = vae_now_seconds() - t0;
         rec.epoch = vae_model_state(m)->epoch;
-        if (val && ((e + 1) % o->validate_every == 0 || e + 1 == o->epochs)) {
+        /* on the model's epoch count, so a resumed run validates where an unbroken one did */
+        if (val && (rec.epoch % o->validate_every == 0 || e + 1 == o->epochs)) {
             double v0 = vae_now_seconds();
             if (vae_evaluate(m, val, rec.epoch - 1, &rec.val, err)) return VAE_FAIL;
             rec.val_seconds = vae_now_seconds() - v0;

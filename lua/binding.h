@@ -27,6 +27,8 @@
 typedef struct handle {
     void *ptr;
     int busy;
+    int in_step; /* a model's on_batch or on_progress callback is running: the C loop
+                    holds its buffers, so methods that compute refuse (lua/model.c) */
 } handle;
 
 /* A new userdata of class mt owning ptr (may be NULL, to be filled in after:

@@ -16,6 +16,18 @@
 #include "../harness/train.h"
 #include "binding.h"
 
+/* The model at idx for a method that computes with its buffers: refused from
+ * inside fit's on_batch or log_likelihood's on_progress, where the C loop still
+ * holds them (a reallocation would leave it writing into freed memory). */
+static vae_model *check_idle_model(lua_State *L, int idx, const char *what)
+{
+    handle *u = luaL_checkudata(L, idx, MODEL_MT);
+    if (u->ptr && u->in_step)
+        luaL_error(L, "%s: the model is mid-step (called from on_batch or on_progress; "
+                      "on_epoch may)", what);
+    return check_handle(L, idx, MODEL_MT, "model is closed");
+}
+
 static vae_model *check_model(lua_State *L, int idx)
 {
     return check_handle(L, idx, MODEL_MT, "model is closed");
@@ -108,6 +120,17 @@ static int hook_pcall(batch_hook *h, int nargs)
     return stop;
 }
 
+/* hook_pcall for a callback made in the middle of a computation (the model at
+ * stack index 1 is marked in_step meanwhile). */
+static int mid_step_pcall(batch_hook *h, int nargs)
+{
+    handle *u = lua_touserdata(h->L, 1);
+    u->in_step++;
+    int stop = hook_pcall(h, nargs);
+    u->in_step--;
+    return stop;
+}
+
 static int call_on_batch(void *ctx, int epoch, int step, int steps, int rows,
                          const vae_losses *run)
 {
@@ -122,7 +145,7 @@ static int call_on_batch(void *ctx, int epoch, int step, int steps, int rows,
     lua_pushnumber(L, run->loss);
     lua_pushnumber(L, run->recon);
     lua_pushnumber(L, run->kl);
-    return hook_pcall(h, 8);
+    return mid_step_pcall(h, 8);
 }
 
 static const char *const record_fields[] = {
@@ -312,7 +335,7 @@ static int mo_fit(lua_State *L)
     vae_train_opts_default(&o);
     config_from_table(L, 3, VAE_SECTION_TRAIN, &o, W, fit_extra);
     /* slots: 4 on_epoch, 5 on_batch, 6 history, 7 and 8 the pinned data holders,
-     * then a callback's 13 values */
+     * 9 the checkpoint path, then a callback's 13 values */
     luaL_checkstack(L, 24, "fit");
     int has_cb = lua_getfield(L, 3, "on_epoch") != LUA_TNIL; /* index 4 */
     if (has_cb && !lua_isfunction(L, 4))
@@ -342,11 +365,11 @@ static int mo_fit(lua_State *L)
     /* checkpoint = path: the model, its state and the history every
      * checkpoint_every epochs and at the end; resume = true: continue from that
      * file when it exists (the epochs it holds count against `epochs`) */
-    lua_getfield(L, 3, "checkpoint");
+    lua_settop(L, 8);
+    lua_getfield(L, 3, "checkpoint"); /* slot 9 */
     if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
         return luaL_error(L, "%s: key 'checkpoint' must be a path (got %s)", W, luaL_typename(L, -1));
-    hook.ckpt = lua_tostring(L, -1); /* the option table holds it */
-    lua_pop(L, 1);
+    hook.ckpt = lua_tostring(L, -1); /* kept in slot 9: a callback may change the table */
     hook.every = (int)opt_int(L, 3, W, "checkpoint_every", 1, 1, 1000000000);
     int resume = opt_bool(L, 3, W, "resume", 0);
     int has_every = lua_getfield(L, 3, "checkpoint_every") != LUA_TNIL;
@@ -413,7 +436,7 @@ static int mo_fit(lua_State *L)
  * parameters. */
 static int mo_save(lua_State *L)
 {
-    vae_model *m = check_model(L, 1);
+    vae_model *m = check_idle_model(L, 1, "save");
     const char *path = luaL_checkstring(L, 2);
     int state = 1;
     if (!lua_isnoneornil(L, 3)) {
@@ -470,7 +493,7 @@ static int mo_config_text(lua_State *L)
 /* model:evaluate(data [, epoch]) -> {loss=, recon=, kl=, kl_weight=} (per example) */
 static int mo_evaluate(lua_State *L)
 {
-    vae_model *m = check_model(L, 1);
+    vae_model *m = check_idle_model(L, 1, "evaluate");
     ldata d = check_data(L, 2);
     int epoch = (int)luaL_optinteger(L, 3, 0) - 1; /* 1-based epoch; none = final weight */
     vae_losses l;
@@ -482,7 +505,7 @@ static int mo_evaluate(lua_State *L)
 /* model:encode(x) -> mu, sigma (matrices n x latent) */
 static int mo_encode(lua_State *L)
 {
-    vae_model *m = check_model(L, 1);
+    vae_model *m = check_idle_model(L, 1, "encode");
     ldata x = check_data(L, 2);
     int Lw = vae_model_config(m)->latent;
     vae_mat *mu = push_matrix(L, x.d.rows, Lw), *sg = push_matrix(L, x.d.rows, Lw);
@@ -493,7 +516,7 @@ static int mo_encode(lua_State *L)
 
 static int mo_decode(lua_State *L)
 {
-    vae_model *m = check_model(L, 1);
+    vae_model *m = check_idle_model(L, 1, "decode");
     vae_mat *z = check_matrix(L, 2);
     vae_mat *out = push_matrix(L, z->rows, vae_model_config(m)->input);
     vae_error err;
@@ -504,7 +527,7 @@ static int mo_decode(lua_State *L)
 /* model:decode_logvar(z) -> the decoder's log-variances (n x input) */
 static int mo_decode_logvar(lua_State *L)
 {
-    vae_model *m = check_model(L, 1);
+    vae_model *m = check_idle_model(L, 1, "decode_logvar");
     vae_mat *z = check_matrix(L, 2);
     vae_mat *out = push_matrix(L, z->rows, vae_model_config(m)->input);
     vae_error err;
@@ -514,7 +537,7 @@ static int mo_decode_logvar(lua_State *L)
 
 static int mo_reconstruct(lua_State *L)
 {
-    vae_model *m = check_model(L, 1);
+    vae_model *m = check_idle_model(L, 1, "reconstruct");
     ldata x = check_data(L, 2);
     vae_mat *out = push_matrix(L, x.d.rows, vae_model_config(m)->input);
     vae_error err;
@@ -524,7 +547,7 @@ static int mo_reconstruct(lua_State *L)
 
 static int mo_sample(lua_State *L)
 {
-    vae_model *m = check_model(L, 1);
+    vae_model *m = check_idle_model(L, 1, "sample");
     lua_Integer n = luaL_checkinteger(L, 2);
     if (n < 1 || n > 10000000) return luaL_argerror(L, 2, "sample count must be in [1, 10000000]");
     vae_mat *out = push_matrix(L, (int)n, vae_model_config(m)->input);
@@ -543,7 +566,7 @@ static int call_on_progress(void *ctx, int done, int rows)
     lua_pushvalue(L, h->fn); /* no allocation: fit-like slots were reserved */
     lua_pushinteger(L, done);
     lua_pushinteger(L, rows);
-    return hook_pcall(h, 2);
+    return mid_step_pcall(h, 2);
 }
 
 /* model:log_likelihood(data [, k=1000 [, on_progress]]) -> mean importance-weighted
@@ -573,8 +596,8 @@ static int mo_log_likelihood(lua_State *L)
                                 &err);
     ((handle *)lua_touserdata(L, 1))->busy--;
     (*d.busy)--;
+    if (hook.status == 1) return lua_error(L); /* on_progress raised, on any call */
     if (rc) {
-        if (hook.status == 1) return lua_error(L);
         if (hook.status == 2) {
             lua_pushnil(L);
             lua_pushstring(L, err.msg);

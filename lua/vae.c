@@ -17,6 +17,7 @@ handle *push_handle(lua_State *L, const char *mt, void *ptr)
     handle *u = lua_newuserdatauv(L, sizeof *u, 0);
     u->ptr = ptr;
     u->busy = 0;
+    u->in_step = 0;
     luaL_setmetatable(L, mt);
     return u;
 }

@@ -3,6 +3,7 @@
  * model built from the text form is the same model. */
 #include <math.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "../harness/config.h"
@@ -164,6 +165,16 @@ static void test_errors_name_the_key(void)
             CHECK(rc == VAE_FAIL && strstr(err.msg, cross[i].want), "'%s': got '%s'",
                   cross[i].text, rc ? err.msg : "accepted");
     }
+    /* every seed reads back as it prints; list items are refused, not cut */
+    config_from(&c, "input=2 latent=1 seed=18446744073709551615");
+    CHECK(c.seed == UINT64_MAX, "the largest seed: %llu", (unsigned long long)c.seed);
+    char big[128] = "hidden=";
+    for (int i = 0; i < 70; i++) strcat(big, "0");
+    strcat(big, "5");
+    vae_config_default(&c);
+    CHECK(vae_config_assign(&c, NULL, big, &err) == VAE_FAIL && strstr(err.msg, "64 characters"),
+          "a 71-character width: %s", err.msg);
+    CHECK(vae_config_assign(&c, NULL, "seed=-0", &err) == VAE_FAIL, "a negative seed");
     /* a struct filled by C code is range-checked too */
     config_from(&c, "input=2 latent=1");
     c.samples = 0;

@@ -446,4 +446,48 @@ test("checkpoints: save, load, fit with checkpoint and resume", function()
   raises(function() mk():fit(d, { checkpoint = 5 }) end, { "key 'checkpoint'" })
 end)
 
+test("review fixes: mid-step calls refused, final progress errors kept, partial epochs, every noise model saves", function()
+  local data = vae.data.scurve { n = 100 }
+  local m = assert(vae.model(with { seed = 9 }))
+  -- on_batch and on_progress run while C holds the model's buffers: computing refuses
+  for _, call in ipairs {
+    function() m:evaluate(data) end, function() m:encode(data) end,
+    function() m:decode(vae.matrix(3, 1)) end, function() m:reconstruct(data) end,
+    function() m:sample(2) end, function() m:save(tap.tmpdir() .. "/x.ckpt") end,
+  } do
+    raises(function() m:fit(data, { batch = 32, on_batch = call }) end, { "mid-step", "on_epoch may" })
+  end
+  raises(function() m:log_likelihood(vae.data.scurve { n = 600 }, 2, function() m:encode(data) end) end,
+    { "encode", "mid-step" })
+  -- ... and on_epoch may (between epochs nothing is held)
+  local seen
+  assert(m:fit(data, { epochs = 2, on_epoch = function() seen = m:evaluate(data).loss end }))
+  assert(seen == seen, "evaluate from on_epoch")
+  -- an error on log_likelihood's last progress call is raised, not lost
+  raises(function()
+    m:log_likelihood(data, 2, function(done, rows) if done == rows then error("last call") end end)
+  end, { "last call" })
+  -- an epoch stopped part-way leaves no exact resume point until an epoch completes
+  local path = tap.tmpdir() .. "/partial.ckpt"
+  local r = m:fit(data, { batch = 32, on_batch = function(b) if b.step == 2 then return false end end })
+  assert(r == nil)
+  raises(function() assert(m:save(path)) end, { "abandoned part-way" })
+  assert(m:fit(data, { epochs = 1 }))
+  assert(m:save(path))
+  -- the factor model's noise models reload (their parameter counts agree with the loader's)
+  for _, cfg in ipairs {
+    { input = 5, latent = 1, hidden = { 4 }, output = "linear", likelihood = "gaussian_logvar_mean" },
+    { input = 5, latent = 1, hidden = { 4 }, output = "linear", likelihood = "gaussian_learned", noise_per_feature = true },
+    { input = 5, latent = 1, hidden = { 4 }, output = "linear", likelihood = "gaussian_logvar",
+      decoder_var_hidden = { 3 }, mean_hidden = { 2 } },
+  } do
+    local a = assert(vae.model(cfg))
+    assert(a:fit(vae.matrix(20, 5, 0.3), { epochs = 2, batch = 8 }))
+    local p = tap.tmpdir() .. "/" .. cfg.likelihood .. ".ckpt"
+    assert(a:save(p))
+    local b = assert(vae.load(p))
+    assert(b:config_text() == a:config_text() and b:info().params == a:info().params, cfg.likelihood)
+  end
+end)
+
 tap.finish()
