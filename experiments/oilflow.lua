@@ -273,7 +273,7 @@ function M.charts(out, meta, opts, first, summary, shares)
       "     '' using \"epoch\":\"noise_var\" axes x1y2 with lines lw 2 title 'noise variance', \\",
       "     '' using \"epoch\":\"posterior_var\" axes x1y2 with lines lw 2 title 'posterior variance'",
     }, "\n"),
-    latent = latent(title .. ":\\n" .. vae_title, "z1", "z2", "z_1", "z_2"),
+    latent = latent(title .. ": " .. vae_title, "z1", "z2", "z_1", "z_2"),
     latent_pca = "set terminal pngcairo size 1400,600 enhanced font 'DejaVu Sans,11'\n"
       .. "set multiplot layout 1,2 title " .. plot.quote(title) .. "\n"
       .. latent(vae_title, "z1", "z2", "z_1", "z_2") .. "\n"

@@ -1,6 +1,15 @@
+# experiment: bench
+# backend: avx2,onednn,openblas,naive
+# quick: no
+# repeats: 7
+# threads: 2
+# date: 2026-12-01T22:42:01Z
+# git revision: 6e80ece (dirty)
+# cpu: AMD EPYC
+# host: 2 cores; flags sse4_2 avx avx2 fma avx512f avx512bw avx512_bf16
 # drawn by experiments/lib/plot.lua; redraw with: gnuplot training.gp
-set terminal pngcairo size 800,600 enhanced font 'DejaVu Sans,11'
-set output 'training.png'
+
+set output "training.png.tmp-7503-9"
 set terminal pngcairo size 1000,500 enhanced font 'DejaVu Sans,11'
 set multiplot layout 1,2
 set style data histograms

@@ -1,6 +1,6 @@
 # drawn by experiments/lib/plot.lua; redraw with: gnuplot grid_full_embedding.gp
 
-set output "grid_full_embedding.png"
+set output "grid_full_embedding.png.tmp-1811-68"
 set terminal pngcairo size 1200,940 enhanced font 'DejaVu Sans,9'
 set datafile separator tab
 set datafile columnheaders
@@ -9,7 +9,7 @@ unset colorbox
 set size ratio -1
 unset xtics; unset ytics
 set multiplot layout 3,4 title "s-curve sweep: encoder mean of z_1 over the unit square, each config at its median seed by |Spearman|"
-set title "A (seed 3, |rho| 0.60)"
+set title "A (seed 3, |rho| 0.58)"
 set xrange [0:1]; set yrange [0:1]
 plot 'median/A/full_embedding.tsv' using 1:2:3 with image notitle, 'median/A/embedding.tsv' using 1:2 with points pt 6 ps 0.3 lc rgb 'white' notitle
 set title "B (seed 8, |rho| 0.53)"
@@ -33,10 +33,10 @@ plot 'median/G/full_embedding.tsv' using 1:2:3 with image notitle, 'median/G/emb
 set title "H (seed 8, |rho| 0.34)"
 set xrange [0:1]; set yrange [0:1]
 plot 'median/H/full_embedding.tsv' using 1:2:3 with image notitle, 'median/H/embedding.tsv' using 1:2 with points pt 6 ps 0.3 lc rgb 'white' notitle
-set title "I (seed 9, |rho| 0.47)"
+set title "I (seed 8, |rho| 0.42)"
 set xrange [0:1]; set yrange [0:1]
 plot 'median/I/full_embedding.tsv' using 1:2:3 with image notitle, 'median/I/embedding.tsv' using 1:2 with points pt 6 ps 0.3 lc rgb 'white' notitle
-set title "A+warmup (seed 9, |rho| 0.46)"
+set title "A+warmup (seed 9, |rho| 0.47)"
 set xrange [0:1]; set yrange [0:1]
 plot 'median/A+warmup/full_embedding.tsv' using 1:2:3 with image notitle, 'median/A+warmup/embedding.tsv' using 1:2 with points pt 6 ps 0.3 lc rgb 'white' notitle
 set title "A+freebits (seed 2, |rho| 0.74)"

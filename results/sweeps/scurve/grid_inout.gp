@@ -1,6 +1,6 @@
 # drawn by experiments/lib/plot.lua; redraw with: gnuplot grid_inout.gp
 
-set output "grid_inout.png"
+set output "grid_inout.png.tmp-1811-72"
 set terminal pngcairo size 1200,940 enhanced font 'DejaVu Sans,9'
 set datafile separator tab
 set datafile columnheaders
@@ -9,7 +9,7 @@ unset colorbox
 set size ratio -1
 unset xtics; unset ytics
 set multiplot layout 3,4 title "s-curve sweep: data (blue) and its encode-decode image (orange), each config at its median seed by |Spearman|"
-set title "A (seed 3, |rho| 0.60)"
+set title "A (seed 3, |rho| 0.58)"
 set xrange [-0.05:1.05]; set yrange [-0.05:1.05]
 plot 'median/A/inout.tsv' using 1:2 with points pt 7 ps 0.4 lc rgb '#1f77b4' notitle, '' using 3:4 with points pt 7 ps 0.4 lc rgb '#ff7f0e' notitle
 set title "B (seed 8, |rho| 0.53)"
@@ -33,10 +33,10 @@ plot 'median/G/inout.tsv' using 1:2 with points pt 7 ps 0.4 lc rgb '#1f77b4' not
 set title "H (seed 8, |rho| 0.34)"
 set xrange [-0.05:1.05]; set yrange [-0.05:1.05]
 plot 'median/H/inout.tsv' using 1:2 with points pt 7 ps 0.4 lc rgb '#1f77b4' notitle, '' using 3:4 with points pt 7 ps 0.4 lc rgb '#ff7f0e' notitle
-set title "I (seed 9, |rho| 0.47)"
+set title "I (seed 8, |rho| 0.42)"
 set xrange [-0.05:1.05]; set yrange [-0.05:1.05]
 plot 'median/I/inout.tsv' using 1:2 with points pt 7 ps 0.4 lc rgb '#1f77b4' notitle, '' using 3:4 with points pt 7 ps 0.4 lc rgb '#ff7f0e' notitle
-set title "A+warmup (seed 9, |rho| 0.46)"
+set title "A+warmup (seed 9, |rho| 0.47)"
 set xrange [-0.05:1.05]; set yrange [-0.05:1.05]
 plot 'median/A+warmup/inout.tsv' using 1:2 with points pt 7 ps 0.4 lc rgb '#1f77b4' notitle, '' using 3:4 with points pt 7 ps 0.4 lc rgb '#ff7f0e' notitle
 set title "A+freebits (seed 2, |rho| 0.74)"

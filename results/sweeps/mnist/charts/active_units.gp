@@ -1,6 +1,6 @@
 # drawn by experiments/lib/plot.lua; redraw with: gnuplot active_units.gp
 
-set output "active_units.png"
+set output "active_units.png.tmp-9839-12"
 set terminal pngcairo size 920,480 enhanced font 'DejaVu Sans,10'
 set datafile separator tab
 set datafile columnheaders

@@ -1,6 +1,6 @@
 # drawn by experiments/lib/plot.lua; redraw with: gnuplot knn_accuracy.gp
 
-set output "knn_accuracy.png"
+set output "knn_accuracy.png.tmp-9839-14"
 set terminal pngcairo size 920,480 enhanced font 'DejaVu Sans,10'
 set datafile separator tab
 set datafile columnheaders

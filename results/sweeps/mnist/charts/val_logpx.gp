@@ -1,6 +1,6 @@
 # drawn by experiments/lib/plot.lua; redraw with: gnuplot val_logpx.gp
 
-set output "val_logpx.png"
+set output "val_logpx.png.tmp-9839-16"
 set terminal pngcairo size 920,480 enhanced font 'DejaVu Sans,10'
 set datafile separator tab
 set datafile columnheaders

@@ -1,6 +1,6 @@
 # drawn by experiments/lib/plot.lua; redraw with: gnuplot val_loss.gp
 
-set output "val_loss.png"
+set output "val_loss.png.tmp-9839-4"
 set terminal pngcairo size 920,480 enhanced font 'DejaVu Sans,10'
 set datafile separator tab
 set datafile columnheaders

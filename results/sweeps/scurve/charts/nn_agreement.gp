@@ -1,6 +1,6 @@
 # drawn by experiments/lib/plot.lua; redraw with: gnuplot nn_agreement.gp
 
-set output "nn_agreement.png"
+set output "nn_agreement.png.tmp-1811-16"
 set terminal pngcairo size 920,480 enhanced font 'DejaVu Sans,10'
 set datafile separator tab
 set datafile columnheaders

@@ -1,6 +1,6 @@
 # drawn by experiments/lib/plot.lua; redraw with: gnuplot spearman_abs.gp
 
-set output "spearman_abs.png"
+set output "spearman_abs.png.tmp-1811-14"
 set terminal pngcairo size 920,480 enhanced font 'DejaVu Sans,10'
 set datafile separator tab
 set datafile columnheaders
