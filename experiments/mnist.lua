@@ -229,16 +229,24 @@ end
 -- the first 1000 test images against the first 2000 training images.
 M.KNN_QUERIES, M.KNN_REFERENCES = 1000, 2000
 function M.measures(model, test_images, train_images, train_labels, test_labels, binarize)
-  local n = test_images:rows()
-  local x = test_images:tomatrix(1, n):totable()
-  local r = model:reconstruct({ x = test_images, binarize = binarize }):totable()
+  local n, D = test_images:rows(), test_images:cols()
   local bce, sq = 0, 0
-  for i = 1, n do
-    local xi, ri = x[i], r[i]
-    for j = 1, #xi do
-      local p = math.min(math.max(ri[j], 1e-7), 1 - 1e-7)
-      bce = bce - (xi[j] * math.log(p) + (1 - xi[j]) * math.log(1 - p))
-      sq = sq + (xi[j] - ri[j]) ^ 2
+  -- in chunks of images: Lua tables of the whole test set would take ~300 MB
+  -- (with dynamic binarisation each chunk's draws start the evaluation stream anew)
+  local CHUNK = 500
+  for a = 1, n, CHUNK do
+    local b = math.min(n, a + CHUNK - 1)
+    local part = test_images:subset(a, b)
+    local x = part:tomatrix():totable()
+    local r = model:reconstruct({ x = part, binarize = binarize }):totable()
+    part:close()
+    for i = 1, #x do
+      local xi, ri = x[i], r[i]
+      for j = 1, D do
+        local p = math.min(math.max(ri[j], 1e-7), 1 - 1e-7)
+        bce = bce - (xi[j] * math.log(p) + (1 - xi[j]) * math.log(1 - p))
+        sq = sq + (xi[j] - ri[j]) ^ 2
+      end
     end
   end
   local mu = model:encode({ x = test_images, binarize = binarize }):totable()
@@ -264,7 +272,7 @@ function M.measures(model, test_images, train_images, train_labels, test_labels,
     end
     knn = hits / nq
   end
-  return { bce = bce / n, mse = sq / (n * #x[1]), active = active, knn = knn }
+  return { bce = bce / n, mse = sq / (n * D), active = active, knn = knn }
 end
 
 -- Chart data: the test set's latent means (PCA above 2-D), the 15x15 manifold,
