@@ -38,6 +38,30 @@ function M.raises(fn, wants)
   end
 end
 
+-- Files and commands for the suites: write(path, text) (raises on failure);
+-- read(path) -> contents, or nil when missing; sh(cmd) -> exit status, output
+-- (stdout and stderr together).
+function M.write(path, text)
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+end
+
+function M.read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+function M.sh(cmd)
+  local f = assert(io.popen(cmd .. " 2>&1"))
+  local text = f:read("a")
+  local _, _, code = f:close()
+  return code, text
+end
+
 function M.finish()
   if tmp then os.execute("rm -rf '" .. tmp .. "'") end
   print(string.format("%d passed, %d failed", M.passed, M.failed))

@@ -17,13 +17,7 @@ local plot = require "plot"
 local lua = os.getenv("LUA") or "lua5.4"
 local q = experiment.shell_quote
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read = tap.read
 
 local function listing(dir)
   local f = assert(io.popen("ls -A " .. q(dir)))

@@ -18,26 +18,7 @@ local lua = os.getenv("LUA") or "lua5.4"
 local q = experiment.shell_quote
 local tmp = tap.tmpdir()
 
-local function write(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function sh(cmd)
-  local f = assert(io.popen(cmd .. " 2>&1"))
-  local text = f:read("a")
-  local _, _, code = f:close()
-  return code, text
-end
+local write, read, sh = tap.write, tap.read, tap.sh
 
 test("vae.data.table: a matrix, or nil and a message naming file, line and column", function()
   local good = tmp .. "/good.txt"

@@ -17,26 +17,7 @@ local lua = os.getenv("LUA") or "lua5.4"
 local q = experiment.shell_quote
 local tmp = tap.tmpdir()
 
-local function write(path, text)
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-end
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function sh(cmd)
-  local f = assert(io.popen(cmd .. " 2>&1"))
-  local text = f:read("a")
-  local _, _, code = f:close()
-  return code, text
-end
+local write, read, sh = tap.write, tap.read, tap.sh
 
 local function close(a, b, tol) return math.abs(a - b) <= (tol or 1e-9) * math.max(1, math.abs(b)) end
 
