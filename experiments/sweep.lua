@@ -422,6 +422,22 @@ function M.job_options(job, threads, out)
   return given
 end
 
+-- The finished job of configuration `name` at the median of `metric` over its
+-- seeds (the lower median for an even count; ties by seed), or nil: the seed
+-- whose figures a report shows for that configuration.
+function M.median_job(merged, name, metric)
+  local bc = merged.by_config[name]
+  if not (bc and bc.jobs and #bc.jobs > 0) then return nil end
+  local js = {}
+  for i, j in ipairs(bc.jobs) do js[i] = j end
+  table.sort(js, function(a, b)
+    local x, y = tonumber(a.row[metric]) or 0, tonumber(b.row[metric]) or 0
+    if x ~= y then return x < y end
+    return a.job.seed < b.job.seed
+  end)
+  return js[(#js + 1) // 2]
+end
+
 -- Runs job (a job table) unless done; writes its done.tsv. Returns the status
 -- ("ok", "failed", "skipped", "locked") and a message.
 function M.run_job(sweep, out, job, o)
@@ -739,7 +755,8 @@ function M.main(args)
   if sweep.def.report then
     local rok, rerr = pcall(sweep.def.report, { sweep = sweep, out = out, merged = merged,
       experiment = experiment, results = results, stats = stats, plot = plot, no_charts = o["no-charts"],
-      job_dir = function(job) return job_dir(out, job) end })
+      job_dir = function(job) return job_dir(out, job) end,
+      median_job = function(name, metric) return M.median_job(merged, name, metric) end })
     if not rok then io.stderr:write("error: the sweep's report failed: ", tostring(rerr), "\n"); return 1 end
   end
   report_merge(sweep, out, merged)

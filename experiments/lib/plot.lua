@@ -35,14 +35,18 @@ function M.draw(dir, name, body, meta)
   local script = table.concat({
     "# drawn by experiments/lib/plot.lua; redraw with: gnuplot " .. name .. ".gp",
     body:find("set terminal", 1, true) and "" or M.terminal,
-    "set output " .. M.quote(tmp_png), -- renamed into place once gnuplot succeeds
+    -- name.png when redrawn by hand; the run here passes a temporary, renamed
+    -- into place once gnuplot succeeds, so a killed run leaves no torn PNG
+    "if (!exists(\"output_file\")) output_file = " .. M.quote(name .. ".png"),
+    "set output output_file",
     body,
     "unset output",
   }, "\n") .. "\n"
   local ok, err = pcall(results.write_text, dir .. "/" .. name .. ".gp", meta, script)
   if not ok then return false, err end
   if not M.available() then return false, "gnuplot is not installed" end
-  local run = os.execute("cd -- " .. experiment.shell_quote(dir) .. " && gnuplot "
+  local run = os.execute("cd -- " .. experiment.shell_quote(dir) .. " && gnuplot -e "
+    .. experiment.shell_quote("output_file = " .. M.quote(tmp_png)) .. " "
     .. experiment.shell_quote(name .. ".gp"))
   if run ~= true and run ~= 0 or not os.rename(dir .. "/" .. tmp_png, dir .. "/" .. name .. ".png") then
     os.remove(dir .. "/" .. tmp_png)

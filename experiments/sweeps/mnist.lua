@@ -6,21 +6,13 @@
 -- experiments/mnist.lua). report() draws one grid image of prior samples and one of
 -- reconstructions, a panel per cell at its median seed by test BCE.
 local function report(ctx)
-  local sweep, out, merged, results, experiment, plot = ctx.sweep, ctx.out, ctx.merged, ctx.results,
+  local sweep, out, results, experiment, plot = ctx.sweep, ctx.out, ctx.results,
     ctx.experiment, ctx.plot
   local images = require "images"
   local panels = {}
   for _, c in ipairs(sweep.configs) do
-    local bc = merged.by_config[c.name]
-    if bc and bc.jobs and #bc.jobs > 0 then
-      local js = {}
-      for i, j in ipairs(bc.jobs) do js[i] = j end
-      table.sort(js, function(a, b)
-        local x, y = tonumber(a.row.test_bce) or 0, tonumber(b.row.test_bce) or 0
-        if x ~= y then return x < y end
-        return a.job.seed < b.job.seed
-      end)
-      local pick = js[(#js + 1) // 2]
+    local pick = ctx.median_job(c.name, "test_bce")
+    if pick then
       local dir = out .. "/median/" .. c.name
       experiment.mkdir(dir)
       local have = true

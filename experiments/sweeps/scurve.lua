@@ -26,16 +26,8 @@ local function report(ctx)
   -- median/<config>/ so the grids redraw from committed files
   local panels = {}
   for _, c in ipairs(sweep.configs) do
-    local bc = merged.by_config[c.name]
-    if bc and bc.jobs and #bc.jobs > 0 then
-      local js = {}
-      for i, j in ipairs(bc.jobs) do js[i] = j end
-      table.sort(js, function(a, b)
-        local x, y = tonumber(a.row.spearman_abs) or 0, tonumber(b.row.spearman_abs) or 0
-        if x ~= y then return x < y end
-        return a.job.seed < b.job.seed
-      end)
-      local pick = js[(#js + 1) // 2] -- the lower median for an even count
+    local pick = ctx.median_job(c.name, "spearman_abs")
+    if pick then
       local dir = out .. "/median/" .. c.name
       experiment.mkdir(dir)
       for _, kind in ipairs(KINDS) do
