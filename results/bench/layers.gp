@@ -3,13 +3,14 @@
 # quick: no
 # repeats: 7
 # threads: 2
-# date: 2026-12-01T22:42:01Z
-# git revision: 6e80ece (dirty)
+# date: 2026-12-01T23:43:45Z
+# git revision: 3dce8a0 (dirty)
 # cpu: AMD EPYC
 # host: 2 cores; flags sse4_2 avx avx2 fma avx512f avx512bw avx512_bf16
 # drawn by experiments/lib/plot.lua; redraw with: gnuplot layers.gp
 
-set output "layers.png.tmp-7503-6"
+if (!exists("output_file")) output_file = "layers.png"
+set output output_file
 set terminal pngcairo size 1100,600 enhanced font 'DejaVu Sans,10'
 set title 'Dense layers (forward + backward), 2 threads: GFLOP/s per backend'
 set style data histograms
@@ -20,10 +21,10 @@ set xtics rotate by -35 font ',8'
 set ylabel 'GFLOP/s'
 set grid ytics
 set key outside below
-set yrange [0:398.5]
+set yrange [0:433.6]
 set bmargin 9
 set rmargin 9
-set arrow from graph 0, first 172.9 to graph 1, first 172.9 nohead dt 2 lc rgb 'gray30'
-set label 'AVX2 FMA peak' at graph 0.75, first 172.9 offset 0,0.6
+set arrow from graph 0, first 221.6 to graph 1, first 221.6 nohead dt 2 lc rgb 'gray30'
+set label 'AVX2 FMA peak' at graph 0.75, first 221.6 offset 0,0.6
 plot 'layers.dat' using 2:xtic(1) title 'avx2', 'layers.dat' using 3:xtic(1) title 'onednn', 'layers.dat' using 4:xtic(1) title 'openblas', 'layers.dat' using 5:xtic(1) title 'naive'
 unset output

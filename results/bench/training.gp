@@ -3,13 +3,14 @@
 # quick: no
 # repeats: 7
 # threads: 2
-# date: 2026-12-01T22:42:01Z
-# git revision: 6e80ece (dirty)
+# date: 2026-12-01T23:43:45Z
+# git revision: 3dce8a0 (dirty)
 # cpu: AMD EPYC
 # host: 2 cores; flags sse4_2 avx avx2 fma avx512f avx512bw avx512_bf16
 # drawn by experiments/lib/plot.lua; redraw with: gnuplot training.gp
 
-set output "training.png.tmp-7503-9"
+if (!exists("output_file")) output_file = "training.png"
+set output output_file
 set terminal pngcairo size 1000,500 enhanced font 'DejaVu Sans,11'
 set multiplot layout 1,2
 set style data histograms

@@ -7,13 +7,14 @@
 # model: input=100 latent=1 hidden=100,100 activation=relu,relu mean_hidden=100 mean_activation=relu var_hidden=100 var_activation=relu decoder_hidden=50,100 decoder_activation=relu,relu decoder_mean_hidden=100 decoder_mean_activation=relu decoder_var_hidden=100 decoder_var_activation=relu output=linear head=logvar likelihood=gaussian_logvar noise_var=1 noise_per_feature=false posterior_var=1e-06 clamp=1e-07 kl=true beta=1 warmup=0 free_bits=0 dropout=0 decoder_dropout=0 samples=1 init=xavier init_magnitude=3 backend=naive seed=1
 # validation: the test set
 # variance: per-feature
-# date: 2026-12-01T22:39:37Z
-# git revision: 0a9e188 (dirty)
+# date: 2026-12-01T23:41:53Z
+# git revision: 3dce8a0 (dirty)
 # cpu: AMD EPYC
 # host: 2 cores; flags sse4_2 avx avx2 fma avx512f avx512bw avx512_bf16
 # drawn by experiments/lib/plot.lua; redraw with: gnuplot loss.gp
 set terminal pngcairo size 800,600 enhanced font 'DejaVu Sans,11'
-set output "loss.png.tmp-1102-7"
+if (!exists("output_file")) output_file = "loss.png"
+set output output_file
 set datafile separator tab
 set datafile columnheaders
 set title "factor model, per-feature variance (seed 1): loss per example"

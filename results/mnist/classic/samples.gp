@@ -8,13 +8,14 @@
 # loss: nats per image: reconstruction summed over the 784 pixels + KL, averaged over images
 # model: input=784 latent=20 hidden=400 activation=relu mean_hidden= mean_activation= var_hidden= var_activation= decoder_hidden=400 decoder_activation=relu decoder_mean_hidden= decoder_mean_activation= decoder_var_hidden= decoder_var_activation= output=sigmoid head=logvar likelihood=bernoulli noise_var=1 noise_per_feature=false posterior_var=1e-06 clamp=1e-07 kl=true beta=1 warmup=0 free_bits=0 dropout=0 decoder_dropout=0 samples=1 init=xavier init_magnitude=3 backend=avx2 seed=1
 # validation: the 10000 test images
-# date: 2026-12-01T23:17:25Z
-# git revision: df59c16 (dirty)
+# date: 2026-12-01T23:44:46Z
+# git revision: 3dce8a0 (dirty)
 # cpu: AMD EPYC
 # host: 2 cores; flags sse4_2 avx avx2 fma avx512f avx512bw avx512_bf16
 # drawn by experiments/lib/plot.lua; redraw with: gnuplot samples.gp
 set terminal pngcairo size 800,600 enhanced font 'DejaVu Sans,11'
-set output "samples.png.tmp-14152-13"
+if (!exists("output_file")) output_file = "samples.png"
+set output output_file
 set palette gray
 set cbrange [0:255]
 unset colorbox

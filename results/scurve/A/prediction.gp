@@ -6,13 +6,14 @@
 # loss: per example, averaged over the batch; bernoulli is the summed binary cross-entropy
 # model: input=2 latent=1 hidden=100 activation=relu mean_hidden= mean_activation= var_hidden= var_activation= decoder_hidden=100 decoder_activation=relu decoder_mean_hidden= decoder_mean_activation= decoder_var_hidden= decoder_var_activation= output=sigmoid head=logvar likelihood=bernoulli noise_var=1 noise_per_feature=false posterior_var=1e-06 clamp=1e-07 kl=true beta=1 warmup=0 free_bits=0 dropout=0.2 decoder_dropout=0.2 samples=1 init=xavier init_magnitude=3 backend=naive seed=1
 # validation: the training set (300 points)
-# date: 2026-12-01T22:34:02Z
-# git revision: bbc7da4 (dirty)
+# date: 2026-12-01T23:37:46Z
+# git revision: 3dce8a0
 # cpu: AMD EPYC
 # host: 2 cores; flags sse4_2 avx avx2 fma avx512f avx512bw avx512_bf16
 # drawn by experiments/lib/plot.lua; redraw with: gnuplot prediction.gp
 set terminal pngcairo size 800,600 enhanced font 'DejaVu Sans,11'
-set output "prediction.png.tmp-30580-14"
+if (!exists("output_file")) output_file = "prediction.png"
+set output output_file
 set datafile separator tab
 set datafile columnheaders
 set palette defined (0 '#440154', 0.25 '#3b528b', 0.5 '#21918c', 0.75 '#5ec962', 1 '#fde725')

@@ -1,6 +1,7 @@
 # drawn by experiments/lib/plot.lua; redraw with: gnuplot grid_reconstructions.gp
 
-set output "grid_reconstructions.png.tmp-9839-44"
+if (!exists("output_file")) output_file = "grid_reconstructions.png"
+set output output_file
 set terminal pngcairo size 1120,940 enhanced font 'DejaVu Sans,9'
 set palette gray
 set cbrange [0:255]

@@ -1,6 +1,7 @@
 # drawn by experiments/lib/plot.lua; redraw with: gnuplot grid_samples.gp
 
-set output "grid_samples.png.tmp-9839-42"
+if (!exists("output_file")) output_file = "grid_samples.png"
+set output output_file
 set terminal pngcairo size 1120,940 enhanced font 'DejaVu Sans,9'
 set palette gray
 set cbrange [0:255]

@@ -1,6 +1,7 @@
 # drawn by experiments/lib/plot.lua; redraw with: gnuplot grid_prediction.gp
 
-set output "grid_prediction.png.tmp-1811-70"
+if (!exists("output_file")) output_file = "grid_prediction.png"
+set output output_file
 set terminal pngcairo size 1200,940 enhanced font 'DejaVu Sans,9'
 set datafile separator tab
 set datafile columnheaders

@@ -1,6 +1,7 @@
 # drawn by experiments/lib/plot.lua; redraw with: gnuplot active_units.gp
 
-set output "active_units.png.tmp-9839-12"
+if (!exists("output_file")) output_file = "active_units.png"
+set output output_file
 set terminal pngcairo size 920,480 enhanced font 'DejaVu Sans,10'
 set datafile separator tab
 set datafile columnheaders

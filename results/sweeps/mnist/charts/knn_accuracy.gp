@@ -1,6 +1,7 @@
 # drawn by experiments/lib/plot.lua; redraw with: gnuplot knn_accuracy.gp
 
-set output "knn_accuracy.png.tmp-9839-14"
+if (!exists("output_file")) output_file = "knn_accuracy.png"
+set output output_file
 set terminal pngcairo size 920,480 enhanced font 'DejaVu Sans,10'
 set datafile separator tab
 set datafile columnheaders

@@ -1,6 +1,7 @@
 # drawn by experiments/lib/plot.lua; redraw with: gnuplot test_bce.gp
 
-set output "test_bce.png.tmp-9839-6"
+if (!exists("output_file")) output_file = "test_bce.png"
+set output output_file
 set terminal pngcairo size 920,480 enhanced font 'DejaVu Sans,10'
 set datafile separator tab
 set datafile columnheaders

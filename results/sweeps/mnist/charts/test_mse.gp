@@ -1,6 +1,7 @@
 # drawn by experiments/lib/plot.lua; redraw with: gnuplot test_mse.gp
 
-set output "test_mse.png.tmp-9839-8"
+if (!exists("output_file")) output_file = "test_mse.png"
+set output output_file
 set terminal pngcairo size 920,480 enhanced font 'DejaVu Sans,10'
 set datafile separator tab
 set datafile columnheaders

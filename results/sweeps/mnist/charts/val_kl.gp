@@ -1,6 +1,7 @@
 # drawn by experiments/lib/plot.lua; redraw with: gnuplot val_kl.gp
 
-set output "val_kl.png.tmp-9839-10"
+if (!exists("output_file")) output_file = "val_kl.png"
+set output output_file
 set terminal pngcairo size 920,480 enhanced font 'DejaVu Sans,10'
 set datafile separator tab
 set datafile columnheaders

@@ -1,6 +1,7 @@
 # drawn by experiments/lib/plot.lua; redraw with: gnuplot val_logpx.gp
 
-set output "val_logpx.png.tmp-9839-16"
+if (!exists("output_file")) output_file = "val_logpx.png"
+set output output_file
 set terminal pngcairo size 920,480 enhanced font 'DejaVu Sans,10'
 set datafile separator tab
 set datafile columnheaders

@@ -1,6 +1,7 @@
 # drawn by experiments/lib/plot.lua; redraw with: gnuplot nn_agreement.gp
 
-set output "nn_agreement.png.tmp-1811-16"
+if (!exists("output_file")) output_file = "nn_agreement.png"
+set output output_file
 set terminal pngcairo size 920,480 enhanced font 'DejaVu Sans,10'
 set datafile separator tab
 set datafile columnheaders

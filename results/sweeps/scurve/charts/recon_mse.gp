@@ -1,6 +1,7 @@
 # drawn by experiments/lib/plot.lua; redraw with: gnuplot recon_mse.gp
 
-set output "recon_mse.png.tmp-1811-8"
+if (!exists("output_file")) output_file = "recon_mse.png"
+set output output_file
 set terminal pngcairo size 920,480 enhanced font 'DejaVu Sans,10'
 set datafile separator tab
 set datafile columnheaders

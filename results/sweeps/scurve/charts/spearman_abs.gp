@@ -1,6 +1,7 @@
 # drawn by experiments/lib/plot.lua; redraw with: gnuplot spearman_abs.gp
 
-set output "spearman_abs.png.tmp-1811-14"
+if (!exists("output_file")) output_file = "spearman_abs.png"
+set output output_file
 set terminal pngcairo size 920,480 enhanced font 'DejaVu Sans,10'
 set datafile separator tab
 set datafile columnheaders
