@@ -12,7 +12,7 @@ HARNESS := harness/error.c harness/rng.c harness/mat.c harness/activation.c \
            harness/backend.c harness/layer.c harness/likelihood.c harness/posterior.c \
            harness/model.c harness/config.c harness/train.c harness/data.c harness/dataset.c \
            harness/clock.c harness/oracle.c harness/bench.c harness/table.c \
-           harness/checkpoint.c
+           harness/checkpoint.c harness/bf16.c
 BACKENDS := backends/naive.c backends/pool.c
 BINDING := lua/vae.c lua/options.c lua/data.c lua/model.c lua/config.c lua/bench.c
 TESTS   := tests/test_main.c tests/test_layers.c tests/test_config.c tests/test_model.c \

@@ -16,6 +16,15 @@
 #include "activation.h"
 #include "error.h"
 
+/* The precision of a model's dense products (key 'precision'). fp32 is exact
+ * single precision. bf16 is mixed precision: the operands of the three products
+ * (x and W forward; x and dpre for dW; dpre and W for dx) are rounded to bfloat16
+ * (round to nearest even, subnormals flushed to zero, as the hardware converts),
+ * their products summed in fp32; bias, activation, db, the likelihood, Adam and
+ * the master weights stay fp32. harness/bf16.c holds the reference. */
+typedef enum vae_precision { VAE_PREC_FP32 = 0, VAE_PREC_BF16, VAE_PREC_COUNT } vae_precision;
+extern const char *const vae_precision_names[VAE_PREC_COUNT];
+
 typedef struct vae_adam_step {
     float lr, beta1, beta2, eps;
     float bias1, bias2; /* 1 - beta1^t, 1 - beta2^t */
@@ -87,6 +96,19 @@ typedef struct vae_backend {
                            float *dW, float *db, int n_out, vae_act act, vae_error *err);
     float sparse_density;
 
+    /* optional: the dense slots in precision bf16 (vae_precision), same arguments
+     * and contract. A backend without them declines the mode; bf16_available says
+     * whether this machine runs them with its bf16 instructions (0), else fills why
+     * and returns -1 (a CPU without them declines: no emulated or fp32 run is ever
+     * labelled bf16). A shape they return VAE_DECLINED for goes to the reference
+     * (vae_bf16_dense_*_ref), which computes the same thing. */
+    int (*bf16_available)(char *why, size_t why_len);
+    int (*dense_forward_bf16)(void **state, const float *x, const float *W, const float *b,
+                              float *y, int B, int n_in, int n_out, vae_act act, vae_error *err);
+    int (*dense_backward_bf16)(void **state, const float *x, const float *W, const float *y,
+                               const float *dy, float *dpre, float *dx, float *dW, float *db,
+                               int B, int n_in, int n_out, vae_act act, vae_error *err);
+
     /* optional, for `make bench` only: the library's own row-major sgemm,
      * C = op(A) op(B) + beta C with op = transpose when trans_* is 'T', so the
      * bench can show what the layer machinery costs over raw library calls */
@@ -104,6 +126,9 @@ const vae_backend *vae_backend_at(int i);
 const vae_backend *vae_backend_named(const char *name);
 /* 1 when the backend can run on this machine; else 0, with the reason in why. */
 int vae_backend_usable(const vae_backend *be, char *why, size_t len);
+/* 1 when the backend runs precision p here; else 0, with the reason in why
+ * (fp32: vae_backend_usable; bf16: the slots and bf16_available). */
+int vae_backend_precision_usable(const vae_backend *be, vae_precision p, char *why, size_t len);
 /* Looks a usable backend up by name; on failure the error lists the usable ones. */
 const vae_backend *vae_backend_find(const char *name, vae_error *err);
 /* "naive, openblas" style list of usable backends into buf. */
@@ -122,6 +147,26 @@ int vae_dense_forward(const vae_backend *be, void **state, const float *x, const
 int vae_dense_backward(const vae_backend *be, void **state, const float *x, const float *W,
                        const float *y, const float *dy, float *dpre, float *dx, float *dW,
                        float *db, int B, int n_in, int n_out, vae_act act, vae_error *err);
+/* The same in precision bf16: the backend's bf16 slot, the reference for a declined
+ * shape; a backend without the slots fails (vae_backend_precision_usable first). */
+int vae_dense_forward_bf16(const vae_backend *be, void **state, const float *x, const float *W,
+                           const float *b, float *y, int B, int n_in, int n_out, vae_act act,
+                           vae_error *err);
+int vae_dense_backward_bf16(const vae_backend *be, void **state, const float *x, const float *W,
+                            const float *y, const float *dy, float *dpre, float *dx, float *dW,
+                            float *db, int B, int n_in, int n_out, vae_act act, vae_error *err);
+/* The bf16 reference (the oracle for the bf16 slots): plain loops over operands
+ * rounded by vae_bf16_round; every product of two bf16 values is exact in fp32. */
+float vae_bf16_round(float f);
+int vae_bf16_dense_forward_ref(const float *x, const float *W, const float *b, float *y, int B,
+                               int n_in, int n_out, vae_act act);
+int vae_bf16_dense_backward_ref(const float *x, const float *W, const float *y, const float *dy,
+                                float *dpre, float *dx, float *dW, float *db, int B, int n_in,
+                                int n_out, vae_act act);
+/* Whether this CPU (and its OS) has AVX512-BF16 and AMX-BF16: 1 or 0 each. */
+int vae_cpu_avx512_bf16(void);
+int vae_cpu_amx_bf16(void);
+
 void vae_act_forward(const vae_backend *be, vae_act act, const float *x, float *y, size_t n);
 void vae_act_backward(const vae_backend *be, vae_act act, const float *y, const float *dy,
                       float *dx, size_t n);

@@ -87,6 +87,9 @@ static const vae_key keys[] = {
       .help = "Xavier magnitude: U(-a, a), a = sqrt(2 magnitude / (n_in + n_out))" },
     { .name = "backend", MODEL(backend), .type = VAE_KEY_BACKEND, .def = "naive",
       .help = "compute backend" },
+    { .name = "precision", MODEL(precision), NAME(vae_precision_names, VAE_PREC_COUNT),
+      .def = "fp32", .help = "dense products: fp32, or bf16 (bf16 operands, fp32 sums, weights "
+      "and Adam; avx2 on AVX512-BF16 CPUs, onednn)" },
     { .name = "seed", MODEL(seed), .type = VAE_KEY_SEED, .def = "1",
       .help = "seeds every random stream of the model" },
 

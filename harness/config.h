@@ -49,6 +49,7 @@ typedef struct vae_config {
     vae_init init;
     float init_magnitude;
     const vae_backend *backend;
+    vae_precision precision; /* of the dense products: fp32, or bf16 (mixed; backend.h) */
     uint64_t seed;
 } vae_config;
 

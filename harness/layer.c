@@ -38,6 +38,7 @@ static const struct vae_layer_ops dense_ops;
 typedef struct dense {
     vae_layer base;
     vae_act act;
+    vae_precision precision; /* of the two dense products (the sparse path is exact fp32) */
     void *backend_state; /* owned by the backend */
     scratch dpre;        /* (B x n_out) gradient before the activation */
     /* a mostly-zero input (vae_dense_sparse_input): the last forward's x in CSR,
@@ -107,6 +108,9 @@ static int dense_forward_ops(vae_layer *l, const float *x, float *y, int B, vae_
         if (rc != VAE_DECLINED) return rc;
         d->csr_x = NULL;
     }
+    if (d->precision == VAE_PREC_BF16)
+        return vae_dense_forward_bf16(l->backend, &d->backend_state, x, vae_dense_weights(l),
+                                      vae_dense_bias(l), y, B, l->n_in, l->n_out, d->act, err);
     return vae_dense_forward(l->backend, &d->backend_state, x, vae_dense_weights(l),
                              vae_dense_bias(l), y, B, l->n_in, l->n_out, d->act, err);
 }
@@ -135,6 +139,9 @@ static int dense_backward_ops(vae_layer *l, const float *x, const float *y, cons
         int rc = l->backend->sparse_backward(&d->csr, y, dy, dpre, dW, db, l->n_out, d->act, err);
         if (rc != VAE_DECLINED) return rc;
     }
+    if (d->precision == VAE_PREC_BF16)
+        return vae_dense_backward_bf16(l->backend, &d->backend_state, x, vae_dense_weights(l), y,
+                                       dy, dpre, dx, dW, db, B, l->n_in, l->n_out, d->act, err);
     return vae_dense_backward(l->backend, &d->backend_state, x, vae_dense_weights(l), y, dy,
                               dpre, dx, dW, db, B, l->n_in, l->n_out, d->act, err);
 }
@@ -167,6 +174,11 @@ static void dense_destroy(vae_layer *l)
 void vae_dense_sparse_input(vae_layer *l)
 {
     if (l->ops == &dense_ops) ((dense *)l)->sparse_input = 1;
+}
+
+void vae_dense_set_precision(vae_layer *l, vae_precision p)
+{
+    if (l->ops == &dense_ops) ((dense *)l)->precision = p;
 }
 
 static const vae_layer_ops dense_ops = { "dense", dense_forward, dense_backward, dense_destroy };

@@ -36,6 +36,9 @@ vae_layer *vae_dense_new(int n_in, int n_out, vae_act act, const vae_backend *be
  * its forward pass and weight gradient read only the nonzeros when the backend
  * has the sparse slots and a batch is sparse enough (backend.h). */
 void vae_dense_sparse_input(vae_layer *l);
+/* The precision of a dense layer's products (fp32 until set; backend.h). The
+ * caller checks the backend runs it (vae_backend_precision_usable). */
+void vae_dense_set_precision(vae_layer *l, vae_precision p);
 vae_layer *vae_activation_new(int n, vae_act act, const vae_backend *be);
 /* Inverted dropout: in training, keeps a unit with probability 1-rate and scales
  * it by 1/(1-rate); in evaluation it is the identity. rng is borrowed. */

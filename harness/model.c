@@ -1,6 +1,7 @@
 #include "model.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,6 +273,20 @@ vae_model *vae_model_new(const vae_config *c, vae_error *err)
         vae_fail(err, "key 'backend': '%s' is not usable here: %s", cfg.backend->name, why);
         return NULL;
     }
+    if (!vae_backend_precision_usable(cfg.backend, cfg.precision, why, sizeof why)) {
+        char with[256] = "none";
+        size_t used = 0;
+        for (int i = 0; i < vae_backend_count(); i++) {
+            char w[160];
+            const vae_backend *be = vae_backend_at(i);
+            if (!vae_backend_precision_usable(be, cfg.precision, w, sizeof w)) continue;
+            int k = snprintf(with + used, sizeof with - used, "%s%s", used ? ", " : "", be->name);
+            if (k > 0 && (size_t)k < sizeof with - used) used += (size_t)k;
+        }
+        vae_fail(err, "key 'precision': backend '%s' declines '%s': %s (backends that run it "
+                      "here: %s)", cfg.backend->name, vae_precision_names[cfg.precision], why, with);
+        return NULL;
+    }
     vae_model *m = calloc(1, sizeof *m);
     if (!m) {
         vae_fail(err, "out of memory");
@@ -284,6 +299,9 @@ vae_model *vae_model_new(const vae_config *c, vae_error *err)
 
     net *nets[6];
     model_nets(m, nets);
+    for (int i = 0; i < 6; i++)
+        for (int j = 0; j < nets[i]->n; j++) vae_dense_set_precision(nets[i]->layer[j], cfg.precision);
+
     size_t n = 0;
     for (int i = 0; i < 6; i++)
         for (int j = 0; j < nets[i]->n; j++) n += nets[i]->layer[j]->n_params;

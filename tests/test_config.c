@@ -21,7 +21,7 @@ static void test_defaults_and_text(void)
     const char *want[] = { "input=2 latent=1 hidden=100 activation=relu ", " output=sigmoid ",
                            " decoder_hidden=100 decoder_activation=relu ", " head=logvar ",
                            " likelihood=bernoulli ", " clamp=1e-07 ", " kl=true ",
-                           " dropout=0 decoder_dropout=0 ", " backend=naive seed=1" };
+                           " dropout=0 decoder_dropout=0 ", " backend=naive precision=fp32 seed=1" };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         CHECK(strstr(text, want[i]), "canonical text lacks '%s': %s", want[i], text);
     CHECK(text[strlen(text) - 1] != ' ', "no trailing space");
