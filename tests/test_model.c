@@ -3,6 +3,7 @@
  * variance included), training on the s-curve, the KL ablation, determinism,
  * and errors. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -591,6 +592,132 @@ static void test_backends_784(void)
     vae_mat_free(X);
 }
 
+
+/* ---------- precision bf16 ---------- */
+
+static float bits_float(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* Round to nearest even at bit 16; subnormals to signed zero; inf, NaN kept. */
+static void test_bf16_round(void)
+{
+    const struct { uint32_t in, out; } cases[] = {
+        { 0x3f800000u, 0x3f800000u }, /* 1 is exact */
+        { 0x3f808000u, 0x3f800000u }, /* a tie rounds to the even 1.0 */
+        { 0x3f818000u, 0x3f820000u }, /* a tie rounds up to even */
+        { 0x3f808001u, 0x3f810000u }, /* above the tie: up */
+        { 0x3f807fffu, 0x3f800000u }, /* below: down */
+        { 0xbf808001u, 0xbf810000u }, /* the sign is kept */
+        { 0x7f7fffffu, 0x7f800000u }, /* FLT_MAX rounds to inf */
+        { 0x7f800000u, 0x7f800000u }, /* inf */
+        { 0x00400000u, 0x00000000u }, /* a subnormal flushes to +0 */
+        { 0x807fffffu, 0x80000000u }, /* and to -0 */
+        { 0x00800000u, 0x00800000u }, /* FLT_MIN is normal */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        float r = vae_bf16_round(bits_float(cases[i].in));
+        uint32_t u;
+        memcpy(&u, &r, sizeof u);
+        CHECK(u == cases[i].out, "bf16 round of 0x%08x: 0x%08x, want 0x%08x", cases[i].in, u,
+              cases[i].out);
+    }
+    CHECK(isnan(vae_bf16_round(bits_float(0x7f800001u))), "a NaN whose payload is in the low bits "
+          "stays NaN");
+    /* the relative error of a normal number is at most half an ulp: 2^-8 (8 bits) */
+    vae_rng rng;
+    vae_rng_seed(&rng, 5, 0);
+    double worst = 0;
+    for (int i = 0; i < 100000; i++) {
+        float f = (float)((vae_rng_uniform(&rng) - 0.5) * pow(2.0, 40 * vae_rng_uniform(&rng) - 20));
+        if (f == 0) continue;
+        double e = fabs((double)vae_bf16_round(f) - f) / fabs(f);
+        if (e > worst) worst = e;
+    }
+    CHECK(worst <= ldexp(1, -8) && worst > ldexp(1, -9), "relative rounding error %g within 2^-8, and reaching past 2^-9", worst);
+}
+
+/* A backend that does not run bf16 here is refused at construction naming the
+ * key and the reason; one that does builds. Never a silent fp32 run. */
+static void test_bf16_declined(void)
+{
+    int declined = 0;
+    for (int i = 0; i < vae_backend_count(); i++) {
+        const vae_backend *be = vae_backend_at(i);
+        char why[160];
+        if (!vae_backend_usable(be, why, sizeof why)) continue;
+        vae_config c;
+        config_from(&c, "input=6 latent=2 hidden=16 precision=bf16");
+        c.backend = be;
+        vae_error err;
+        vae_model *m = vae_model_new(&c, &err);
+        const int runs = vae_backend_precision_usable(be, VAE_PREC_BF16, why, sizeof why);
+        if (runs) {
+            CHECK(m != NULL, "%s runs bf16 here, but the model is refused: %s", be->name, err.msg);
+        } else {
+            declined++;
+            CHECK(!m && strstr(err.msg, "key 'precision'") && strstr(err.msg, be->name) &&
+                      strstr(err.msg, "declines 'bf16'") && strstr(err.msg, why),
+                  "%s: a clear refusal naming the key, the backend and why (got '%s')", be->name,
+                  m ? "a model" : err.msg);
+            printf("# %s\n", err.msg);
+        }
+        vae_model_free(m);
+    }
+    /* naive and openblas have no bf16 products anywhere */
+    CHECK(declined >= 1, "at least the naive backend declines bf16");
+    char why[160];
+    CHECK(!vae_backend_precision_usable(&vae_backend_naive, VAE_PREC_BF16, why, sizeof why),
+          "naive declines bf16");
+}
+
+/* On every backend that runs bf16: a short training run lowers the loss, lands
+ * near the fp32 run's loss but not on it (bf16 products really ran), and repeats
+ * bit for bit with the same seed. The layers are wide enough (64) that the
+ * backends' own bf16 kernels run, not the reference they decline tiny shapes to. */
+static void test_bf16_training(void)
+{
+    vae_mat *X = vae_mat_new(256, 64);
+    fill_uniform(X->v, (size_t)256 * 64, 0, 1, 17);
+    for (size_t i = 0; i < (size_t)256 * 64; i++) X->v[i] = X->v[i] < 0.6f ? 0.0f : X->v[i];
+    enum { EPOCHS = 20 };
+    int ran = 0;
+    for (int i = 0; i < vae_backend_count(); i++) {
+        const vae_backend *be = vae_backend_at(i);
+        char why[160];
+        if (!vae_backend_precision_usable(be, VAE_PREC_BF16, why, sizeof why)) continue;
+        ran++;
+        double loss[3][EPOCHS], eval[3];
+        vae_set_threads(2);
+        for (int run = 0; run < 3; run++) { /* fp32, bf16, bf16 again */
+            vae_config c;
+            config_from(&c, "input=64 latent=8 hidden=64,64");
+            c.backend = be;
+            c.precision = run == 0 ? VAE_PREC_FP32 : VAE_PREC_BF16;
+            if (train_record(&c, X, EPOCHS, 32, loss[run], &eval[run])) goto done;
+        }
+        printf("# %s: loss after %d epochs fp32 %.7g, bf16 %.7g (first epoch %.7g)\n", be->name,
+               EPOCHS, loss[0][EPOCHS - 1], loss[1][EPOCHS - 1], loss[1][0]);
+        CHECK(loss[1][EPOCHS - 1] < loss[1][0] - 1.0, "%s bf16: loss %g -> %g should fall",
+              be->name, loss[1][0], loss[1][EPOCHS - 1]);
+        CHECK(fabs(loss[1][EPOCHS - 1] - loss[0][EPOCHS - 1]) < 0.01 * fabs(loss[0][EPOCHS - 1]),
+              "%s: bf16 loss %g within 1%% of fp32's %g", be->name, loss[1][EPOCHS - 1],
+              loss[0][EPOCHS - 1]);
+        CHECK(loss[1][EPOCHS - 1] != loss[0][EPOCHS - 1] && eval[1] != eval[0],
+              "%s: bf16 gives fp32's numbers bit for bit: the bf16 products did not run", be->name);
+        int same = eval[1] == eval[2];
+        for (int e = 0; e < EPOCHS; e++) same = same && loss[1][e] == loss[2][e];
+        CHECK(same, "%s bf16: a rerun with the same seed differs", be->name);
+    }
+    if (!ran) printf("# no backend runs bf16 on this machine: nothing to train\n");
+done:
+    vae_set_threads(0);
+    vae_mat_free(X);
+}
+
 const test_case model_tests[] = {
     { "model gradients, every head and likelihood", test_model_gradients },
     { "model gradients without hidden layers", test_model_gradients_without_hidden },
@@ -610,5 +737,9 @@ const test_case model_tests[] = {
     { "KL weight and warm-up", test_kl_warmup },
     { "every backend trains s-curve config A like naive", test_backends_scurve },
     { "every backend trains a 784-400-20 VAE like naive", test_backends_784 },
+    { "bf16 rounding: nearest even, subnormals flushed", test_bf16_round },
+    { "precision bf16: a backend without it is refused naming the key", test_bf16_declined },
+    { "precision bf16: training lowers the loss near fp32's on every backend with it",
+      test_bf16_training },
     { NULL, NULL }
 };
