@@ -229,39 +229,45 @@ function M.run(given)
   end
   vae.set_threads(THREADS) -- process-level, for the models below
   for _, b in ipairs(opts.backends) do
-    settle()
-    -- naive (and everything in quick mode) trains on a slice and scales to 60000 rows
-    local rows = (b == "naive" or QUICK) and 6400 or MNIST_ROWS
-    local data = rows == MNIST_ROWS and mnist_x or mnist_rows(rows)
-    local m = assert(vae.model { input = 784, latent = 20, hidden = { 400 }, activation = "relu", output = "sigmoid",
-                                 likelihood = "bernoulli", backend = b, seed = 1 })
-    -- one warm-up epoch on a small slice (primitives, packing buffers, pages), then
-    -- the median of TRAIN_REPEATS epochs
-    m:fit(mnist_rows(1280), { epochs = 1, batch = 128 })
-    -- the step-phase profile (harness/clock.h): time inside the dense layers and
-    -- Adam, on the monotonic clock, during the timed epochs themselves
-    vae.bench.profile(true)
-    local h, err = m:fit(data, { epochs = TRAIN_REPEATS, batch = 128 })
-    local prof = vae.bench.profile(false)
-    m:close()
-    local steps = math.ceil(MNIST_ROWS / 128)
-    if not h then
-      failed[#failed + 1] = b .. " mnist training: " .. tostring(err)
-    else
-      local secs = {}
-      for i, rec in ipairs(h) do secs[i] = rec.seconds end
-      local epoch = stats.median(secs) * MNIST_ROWS / rows
-      local total = 0
-      for _, s in ipairs(secs) do total = total + s end
-      -- floors: the step's dense products timed alone (the layer table), times the
-      -- steps; and the step's flops at the FMA peak
-      local dense = per_layer["mnist 784-400-20"][b][THREADS]
-      local gemm_floor = dense and dense * steps or "n/a"
-      local peak_floor = PEAK and MNIST_STEP_FLOPS * steps / (PEAK * 1e9) or "n/a"
-      local inside = prof.dense_forward + prof.dense_backward
-      train_rows[#train_rows + 1] = { "mnist 784-400-20 epoch (batch 128, 60000 rows)", b, THREADS, epoch,
-        (rows == MNIST_ROWS and "median of %d epochs on %s" or "median of %d epochs of 6400 rows of %s, scaled"):format(TRAIN_REPEATS, mnist_source),
-        math.max(0, 1 - inside / total), prof.adam / total, gemm_floor, peak_floor }
+    -- the MNIST epoch in every precision the backend runs here (bf16: backend.h)
+    for _, prec in ipairs { "fp32", "bf16" } do
+      if vae.backend_usable(b, prec) then
+        settle()
+        -- naive (and everything in quick mode) trains on a slice and scales to 60000 rows
+        local rows = (b == "naive" or QUICK) and 6400 or MNIST_ROWS
+        local data = rows == MNIST_ROWS and mnist_x or mnist_rows(rows)
+        local m = assert(vae.model { input = 784, latent = 20, hidden = { 400 }, activation = "relu", output = "sigmoid",
+                                     likelihood = "bernoulli", backend = b, precision = prec, seed = 1 })
+        -- one warm-up epoch on a small slice (primitives, packing buffers, pages), then
+        -- the median of TRAIN_REPEATS epochs
+        m:fit(mnist_rows(1280), { epochs = 1, batch = 128 })
+        -- the step-phase profile (harness/clock.h): time inside the dense layers and
+        -- Adam, on the monotonic clock, during the timed epochs themselves
+        vae.bench.profile(true)
+        local h, err = m:fit(data, { epochs = TRAIN_REPEATS, batch = 128 })
+        local prof = vae.bench.profile(false)
+        m:close()
+        local steps = math.ceil(MNIST_ROWS / 128)
+        if not h then
+          failed[#failed + 1] = b .. " " .. prec .. " mnist training: " .. tostring(err)
+        else
+          local secs = {}
+          for i, rec in ipairs(h) do secs[i] = rec.seconds end
+          local epoch = stats.median(secs) * MNIST_ROWS / rows
+          local total = 0
+          for _, s in ipairs(secs) do total = total + s end
+          -- floors: the step's dense products timed alone (the layer table), times the
+          -- steps; and the step's flops at the FMA peak
+          -- (the layer table and the peak are fp32's: no floors for bf16 rows)
+          local dense = prec == "fp32" and per_layer["mnist 784-400-20"][b][THREADS]
+          local gemm_floor = dense and dense * steps or "n/a"
+          local peak_floor = PEAK and prec == "fp32" and MNIST_STEP_FLOPS * steps / (PEAK * 1e9) or "n/a"
+          local inside = prof.dense_forward + prof.dense_backward
+          train_rows[#train_rows + 1] = { "mnist 784-400-20 epoch (batch 128, 60000 rows)", b, prec, THREADS, epoch,
+            (rows == MNIST_ROWS and "median of %d epochs on %s" or "median of %d epochs of 6400 rows of %s, scaled"):format(TRAIN_REPEATS, mnist_source),
+            math.max(0, 1 - inside / total), prof.adam / total, gemm_floor, peak_floor }
+        end
+      end
     end
 
     local sc = vae.data.scurve { n = 300, seed = 1 }
@@ -286,7 +292,7 @@ function M.run(given)
       local dense = per_layer["scurve 2-100-1"][b][THREADS]
       local total, inside, adam = 0, 0, 0
       for r = 1, #runs do total, inside, adam = total + runs[r], inside + sprof[r].inside, adam + sprof[r].adam end
-      train_rows[#train_rows + 1] = { "scurve config A, 500 epochs (wall)", b, THREADS, wall,
+      train_rows[#train_rows + 1] = { "scurve config A, 500 epochs (wall)", b, "fp32", THREADS, wall,
         QUICK and "1 run of 100 epochs, scaled" or ("median of %d runs"):format(TRAIN_REPEATS),
         math.max(0, 1 - inside / total), adam / total, dense and dense * 10 * 500 or "n/a", "n/a" } -- 10 steps an epoch
     end
@@ -307,7 +313,7 @@ function M.run(given)
     { "backend", "threads", "step_ms", "step_gflops", "raw_sgemm_ms", "raw_sgemm_gflops", "loss_to_raw", "fraction_of_avx2_peak" },
     library_rows)
   results.write_tsv(out .. "/training.tsv", meta,
-    { "run", "backend", "threads", "seconds", "how", "share_outside_dense", "share_adam", "gemm_floor_s", "fma_peak_floor_s" }, train_rows)
+    { "run", "backend", "precision", "threads", "seconds", "how", "share_outside_dense", "share_adam", "gemm_floor_s", "fma_peak_floor_s" }, train_rows)
 
   -- ---------- printed summary ----------
 
@@ -339,8 +345,8 @@ function M.run(given)
   for _, r in ipairs(train_rows) do
     local function pct(v) return type(v) == "number" and string.format("%.0f%%", 100 * v) or v end
     local function secs(v) return type(v) == "number" and string.format("%.3f s", v) or v end
-    print(string.format("%-48s %-9s %7.3f s  %s  (outside dense ops: %s, Adam %s; GEMM floor %s, FMA-peak floor %s)",
-      r[1], r[2], r[4], r[5], pct(r[6]), pct(r[7]), secs(r[8]), secs(r[9])))
+    print(string.format("%-48s %-9s %s %7.3f s  %s  (outside dense ops: %s, Adam %s; GEMM floor %s, FMA-peak floor %s)",
+      r[1], r[2], r[3], r[5], r[6], pct(r[7]), pct(r[8]), secs(r[9]), secs(r[10])))
   end
   for _, f in ipairs(failed) do print("FAILED: " .. f) end
 
@@ -384,27 +390,32 @@ function M.run(given)
     }, "\n"), meta)
     if not ok then say("warning: %s", err) end
 
-    -- training.png: seconds per MNIST-sized epoch and per s-curve run, per backend
-    local tdat = { "# backend\tmnist_epoch_s\tscurve_500_epochs_s" }
+    -- training.png: seconds per MNIST-sized epoch (fp32 and bf16) and per s-curve
+    -- run, per backend; NaN (gnuplot skips it) where a backend has no bf16
+    local tdat = { "# backend\tmnist_epoch_fp32_s\tmnist_epoch_bf16_s\tscurve_500_epochs_s" }
+    local any_bf16 = false
+    for _, r in ipairs(train_rows) do any_bf16 = any_bf16 or r[3] == "bf16" end
     for _, b in ipairs(opts.backends) do
-      local e, s = 0, 0
+      local e = { fp32 = "NaN", bf16 = "NaN" }
+      local s = "NaN"
       for _, r in ipairs(train_rows) do
-        if r[2] == b and r[1]:match("^mnist") then e = r[4] end
-        if r[2] == b and r[1]:match("^scurve") then s = r[4] end
+        if r[2] == b and r[1]:match("^mnist") then e[r[3]] = string.format("%.4f", r[5]) end
+        if r[2] == b and r[1]:match("^scurve") then s = string.format("%.4f", r[5]) end
       end
-      tdat[#tdat + 1] = string.format("%s\t%.4f\t%.4f", b, e, s)
+      tdat[#tdat + 1] = string.format("%s\t%s\t%s\t%s", b, e.fp32, e.bf16, s)
     end
     results.write_text(out .. "/training.dat", meta, table.concat(tdat, "\n") .. "\n")
     ok, err = plot.draw(out, "training", table.concat({
       "set terminal pngcairo size 1000,500 enhanced font 'DejaVu Sans,11'",
       "set multiplot layout 1,2",
-      "set style data histograms", "set style fill solid 0.8 border -1", "set boxwidth 0.7",
-      "set grid ytics", "set yrange [0:*]", "set logscale y", "set yrange [*:*]",
+      "set style data histograms", "set style histogram clustered gap 1", "set style fill solid 0.8 border -1",
+      "set grid ytics", "set yrange [0:*]", "set logscale y", "set yrange [*:*]", "set key top right",
       string.format("set title 'MNIST-sized 784-400-20 epoch (batch 128, %d threads)'", THREADS),
       "set ylabel 'seconds (log scale)'",
-      "plot 'training.dat' using 2:xtic(1) notitle lc rgb '#3b528b'",
-      "set title 's-curve config A, 500 epochs'",
-      "plot 'training.dat' using 3:xtic(1) notitle lc rgb '#5ec962'",
+      "plot 'training.dat' using 2:xtic(1) title 'fp32' lc rgb '#3b528b'"
+        .. (any_bf16 and ", '' using 3 title 'bf16' lc rgb '#e07b39'" or ""),
+      "set title 's-curve config A, 500 epochs'", "set boxwidth 0.7", "set style histogram clustered gap 1",
+      "plot 'training.dat' using 4:xtic(1) notitle lc rgb '#5ec962'",
       "unset multiplot",
     }, "\n"), meta)
     if not ok then say("warning: %s", err) end

@@ -208,8 +208,8 @@ function M.run(given)
 
   -- the result line goes to stdout, --quiet or not (quiet silences progress)
   local peak = summary.peak_rss_mb
-  io.stdout:write(string.format("mnist %s, %d epochs, %s: test loss %.2f nats (recon %.2f, kl %.2f)%s  median epoch %.2f s  peak memory %s MB\n",
-    opts.config, epochs, opts.backend, final.loss, final.recon, final.kl,
+  io.stdout:write(string.format("mnist %s, %d epochs, %s %s: test loss %.2f nats (recon %.2f, kl %.2f)%s  median epoch %.2f s  peak memory %s MB\n",
+    opts.config, epochs, opts.backend, summary.precision, final.loss, final.recon, final.kl,
     logpx and string.format("  log p(x) %.2f (k=%d)", logpx, opts.k) or "", seconds_per_epoch,
     type(peak) == "number" and string.format("%.0f", peak) or peak))
 

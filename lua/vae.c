@@ -74,8 +74,9 @@ static int l_backends(lua_State *L)
     return 1;
 }
 
-/* vae.backend_usable(name) -> true, or false, why; an unknown name raises,
- * listing the compiled-in backends */
+/* vae.backend_usable(name [, precision]) -> true, or false, why: whether the
+ * backend runs here (in that precision, "fp32" by default); an unknown name or
+ * precision raises, listing the known ones */
 static int l_backend_usable(lua_State *L)
 {
     const char *name = luaL_checkstring(L, 1);
@@ -91,8 +92,13 @@ static int l_backend_usable(lua_State *L)
         return luaL_error(L, "vae.backend_usable: unknown backend '%s' (built: %s)", name,
                           lua_tostring(L, -1));
     }
-    char why[128] = "";
-    int ok = vae_backend_usable(be, why, sizeof why);
+    const char *prec = luaL_optstring(L, 2, "fp32");
+    int p = 0;
+    while (p < VAE_PREC_COUNT && strcmp(vae_precision_names[p], prec)) p++;
+    if (p == VAE_PREC_COUNT)
+        return luaL_error(L, "vae.backend_usable: unknown precision '%s' (fp32, bf16)", prec);
+    char why[160] = "";
+    int ok = vae_backend_precision_usable(be, (vae_precision)p, why, sizeof why);
     lua_pushboolean(L, ok);
     if (ok) return 1;
     lua_pushstring(L, why);

@@ -9,7 +9,7 @@
 --   epoch, train_loss, train_recon, train_kl, kl_weight,
 --   val_loss, val_recon, val_kl (empty where not validated), seconds
 -- and of summary.tsv (one row):
---   experiment, config, seed, backend, threads, epochs,
+--   experiment, config, seed, backend, precision, threads, epochs,
 --   train_loss, val_loss, val_recon, val_kl (the final ones), then the
 --   experiment's own measures, then seconds_per_epoch (median), train_seconds,
 --   wall_seconds, peak_rss_mb.
@@ -248,7 +248,7 @@ function M.write_history(path, meta, history)
   M.write_tsv(path, meta, M.history_columns, rows)
 end
 
-M.summary_head = { "experiment", "config", "seed", "backend", "threads", "epochs",
+M.summary_head = { "experiment", "config", "seed", "backend", "precision", "threads", "epochs",
   "train_loss", "val_loss", "val_recon", "val_kl" }
 M.summary_tail = { "seconds_per_epoch", "train_seconds", "wall_seconds", "peak_rss_mb" }
 
@@ -275,8 +275,14 @@ end
 
 -- summary.tsv: one row of summary (a table keyed by column name) in the
 -- columns of summary_columns(own).
+-- The precision column, when the summary leaves it out, is the one in the
+-- model's config text (meta.model), so no summary can omit what ran.
 function M.write_summary(path, meta, summary, own)
   local cols = M.summary_columns(own)
+  if summary.precision == nil then
+    summary.precision = meta.model and meta.model:match("precision=(%S+)")
+      or error("write_summary: no precision in the summary nor a model config text in meta", 2)
+  end
   local row = {}
   for i, c in ipairs(cols) do row[i] = summary[c] end
   M.write_tsv(path, meta, cols, { row })
