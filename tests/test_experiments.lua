@@ -167,7 +167,7 @@ test("scurve run(opts) in-process returns its summary; an out folder with ' and 
   assert(h:find("\nepoch\ttrain_loss\ttrain_recon\ttrain_kl\tkl_weight\tval_loss\tval_recon\tval_kl\tseconds\n", 1, true), h)
   assert(select(2, h:gsub("\n%d+\t", "")) == 3, "three epochs")
   local sm = read(out .. "/summary.tsv")
-  assert(sm:find("\nexperiment\tconfig\tseed\tbackend\tthreads\tepochs\ttrain_loss\tval_loss", 1, true), sm)
+  assert(sm:find("\nexperiment\tconfig\tseed\tbackend\tprecision\tthreads\tepochs\ttrain_loss\tval_loss", 1, true), sm)
   for _, chart in ipairs { "loss", "embedding", "full_embedding", "prediction", "inout" } do
     assert(read(out .. "/" .. chart .. ".gp"):find("^# experiment: scurve"), chart .. ".gp with a header")
     if has_gnuplot then assert(read(out .. "/" .. chart .. ".png"), chart .. ".png") end
