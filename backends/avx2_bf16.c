@@ -33,10 +33,10 @@
 #include "avx2_math.h"
 #include "pool.h"
 
-/* KC bounds a K block (in k, not pairs): a B panel of KC/2 x 32 words (32 KB at
- * 256) and a 12-row panel of A stream through the L1 cache. MC rows of A cover a
- * batch of 128 in one block (12 panels of 12). SLACK: room for the packing's
- * overlapping stores past the last A panel. */
+/* KC bounds a K block (in k, not pairs): a B panel of KC/2 x 32 words (16 KB at
+ * 256) stays in the L1 cache while the 12-row panels of A (6 KB) stream past it.
+ * MC rows of A cover a batch of 128 in one block (12 panels of 12). SLACK: room
+ * for the packing's overlapping stores past the last A panel. */
 enum { MR = 12, NR = 32, KC = 256, MC = 144, NC = 1024, SLACK = 16 };
 
 /* element (i, k) of A, or (k, j) of B, is p[i * rs + k * cs]: one of rs, cs is 1 */
