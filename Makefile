@@ -41,18 +41,29 @@ LDLIBS   += -ldnnl
 OPENMP   := -fopenmp
 endif
 endif
+AVX512_BF16_FLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512bf16 -mavx2 -mfma -pthread
+AVX512_BF16_PROBE := \#include <immintrin.h>\nint main(void){__m512 a = _mm512_set1_ps(1);\
+  __m512bh b = _mm512_cvtne2ps_pbh(a, a); return _mm512_reduce_add_ps(_mm512_dpbf16_ps(a, b, b)) == 0;}
 ifndef NO_AVX2
 ifeq ($(call probe,int main(void){return 0;},-mavx2 -mfma -pthread),yes)
 BACKENDS += backends/avx2.c
 DEFS     += -DHAVE_AVX2
+# its bf16 products, when the compiler (and assembler) know AVX-512 BF16; they
+# run only on a CPU that has it (checked at run time)
+ifeq ($(call probe,$(AVX512_BF16_PROBE),$(AVX512_BF16_FLAGS)),yes)
+BACKENDS += backends/avx2_bf16.c
+DEFS     += -DHAVE_AVX2_BF16
+endif
 endif
 endif
 LDFLAGS  += $(OPENMP) -pthread
-BACKEND_NAMES := $(patsubst backends/%.c,%,$(filter-out backends/pool.c,$(BACKENDS)))
+BACKEND_NAMES := $(patsubst backends/%.c,%,$(filter-out backends/pool.c backends/avx2_bf16.c,$(BACKENDS)))
 
-# Per-file flags: only the avx2 backend is compiled for AVX2+FMA (the rest of
-# the harness runs on any x86-64); oneDNN's threads are OpenMP's.
+# Per-file flags: only the avx2 backend is compiled for AVX2+FMA, and its bf16
+# kernel for AVX-512 BF16 (the rest of the harness runs on any x86-64); oneDNN's
+# threads are OpenMP's.
 build/backends/avx2.o build/asan/backends/avx2.o: XFLAGS = -mavx2 -mfma -pthread
+build/backends/avx2_bf16.o build/asan/backends/avx2_bf16.o: XFLAGS = $(AVX512_BF16_FLAGS)
 build/backends/onednn.o build/asan/backends/onednn.o: XFLAGS = -fopenmp
 build/backends/openblas.o build/asan/backends/openblas.o: XFLAGS = $(BLAS_CFLAGS)
 

@@ -445,6 +445,325 @@ static void test_sparse_ops(void)
     printf("# sparse first layer checked on %d backend(s)\n", tested);
 }
 
+/* ---------- precision bf16 ----------
+ * Every backend that runs bf16 here (vae_backend_precision_usable) against the
+ * bf16 reference (harness/bf16.c), and the reference against naive's fp32 ops.
+ *
+ * The bounds, for an output made of the products p_t (t = 1..K) plus a term c
+ * (the bias, or dW's and db's starting values), with S = |c| + sum_t |p_t| over
+ * the unrounded operands and u = 2^-24 (fp32's unit roundoff):
+ *  - backend against reference: both sum the same exact products (two bf16
+ *    values multiply exactly in fp32) in different orders, and any order of K + 1
+ *    terms is within K u of the exact sum's magnitudes: |d| <= 2 (K + 1) u S_r,
+ *    where S_r, over the rounded operands, is at most (1 + 2^-8)^2 S. We allow
+ *    4 (K + 1) u S_r (the hardware's two products per lane may round between);
+ *  - reference against fp32: rounding to bf16 (8 significant bits, round to
+ *    nearest) changes an operand by at most 2^-8 relative, so a product by at
+ *    most 2^-7 + 2^-16 relative: |d| <= (2^-7 + 2^-16) S plus both fp32 sums'
+ *    2 (K + 1) u S;
+ *  - plus, where an activation follows, 1e-6 |y| for its own rounding (the
+ *    vector math is within 3e-7; every activation's slope is at most 1, so the
+ *    sums' differences do not grow through it), and 1e-30 for subnormal products,
+ *    which the hardware flushes to zero.
+ * dpre = dy act'(y) is fp32 everywhere: within 4e-6 |dy| (the activation ops'
+ * bound). The backend's dW and dx are compared with the reference's products of
+ * the backend's own dpre: a dpre one fp32 ulp away can round to another bf16
+ * value, a difference of 2^-8 that is not the product's fault. */
+#define BF16_U (1.0 / 16777216.0)
+#define BF16_OPERANDS (1.0 / 128 + 1.0 / 65536)
+
+/* out (m x n) = c + sum_t |A(i, t) B(t, j)|, element (i, t) of A at
+ * A[i ars + t acs], of B at B[t brs + j bcs]; c = |c0[i n + j]| (or 0) */
+static void abs_sum(const float *A, size_t ars, size_t acs, const float *B, size_t brs,
+                    size_t bcs, int m, int n, int k, const float *c0, double *out)
+{
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            double s = c0 ? fabs((double)c0[(size_t)i * n + j]) : 0.0;
+            for (int t = 0; t < k; t++)
+                s += fabs((double)A[i * ars + t * acs]) * fabs((double)B[t * brs + j * bcs]);
+            out[(size_t)i * n + j] = s;
+        }
+}
+
+enum { BX, BW, BB, BDY, BDW0, BDB0, BY_R, BP_R, BDX_R, BDW_R, BDB_R, BY_F, BP_F, BDX_F, BDW_F,
+       BDB_F, BY, BP, BDX, BDW, BDB, BDX2, BDW2, BDB2, BP2, BSCR, BUFS };
+
+typedef struct bf16_run {
+    int ran, declined; /* shapes the backend's slots computed themselves / declined */
+    double worst;      /* the largest error, as a fraction of its bound */
+} bf16_run;
+
+/* max over i of |got - ref| / (c S[i] + rel |ref| + 1e-30), at most 1 to pass
+ * (infinite where only one is NaN), its index in *at; run keeps the worst */
+static double bf16_excess(bf16_run *run, const float *got, const float *ref, const double *S,
+                          double c, double rel, size_t n, size_t *at)
+{
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - ref[i]);
+        if (isnan(got[i]) != isnan(ref[i])) d = INFINITY;
+        const double e = d / (c * S[i] + rel * fabs((double)ref[i]) + 1e-30);
+        if (!(e <= worst)) {
+            worst = e;
+            *at = i;
+        }
+    }
+    if (!(worst <= run->worst)) run->worst = worst;
+    return worst;
+}
+
+/* One shape: the reference against naive's fp32 ops, then (be not NULL) the
+ * backend's bf16 slots against the reference. Inputs as harness/oracle.c makes
+ * them: pre-activations of about unit size, dW and db starting nonzero. */
+static void bf16_case(const vae_backend *be, void **state, int B, int n_in, int n_out,
+                      vae_act act, unsigned seed, bf16_run *run)
+{
+    const size_t nx = (size_t)B * n_in, ny = (size_t)B * n_out, nw = (size_t)n_in * n_out;
+    const size_t len[BUFS] = { nx, nw, n_out, ny, nw, n_out, ny, ny, nx, nw, n_out, ny, ny, nx,
+                               nw, n_out, ny, ny, nx, nw, n_out, nx, nw, n_out, ny, ny };
+    float *v[BUFS];
+    for (int i = 0; i < BUFS; i++) v[i] = vae_alloc(len[i]);
+    double *Sy = malloc(ny * sizeof *Sy), *Sdx = malloc(nx * sizeof *Sdx),
+           *Sdw = malloc(nw * sizeof *Sdw), *Sdb = malloc(n_out * sizeof *Sdb);
+    const float w = sqrtf(3.0f / (float)n_in);
+    vae_fill_uniform(v[BX], nx, -1, 1, seed);
+    vae_fill_uniform(v[BW], nw, -w, w, seed + 1);
+    vae_fill_uniform(v[BB], n_out, -0.5f, 0.5f, seed + 2);
+    vae_fill_uniform(v[BDY], ny, -1, 1, seed + 3);
+    vae_fill_uniform(v[BDW0], nw, -1, 1, seed + 4);
+    vae_fill_uniform(v[BDB0], n_out, -1, 1, seed + 5);
+    static const int dws[] = { BDW_R, BDW_F, BDW, BDW2 }, dbs[] = { BDB_R, BDB_F, BDB, BDB2 };
+    for (int k = 0; k < 4; k++) {
+        memcpy(v[dws[k]], v[BDW0], nw * sizeof(float));
+        memcpy(v[dbs[k]], v[BDB0], n_out * sizeof(float));
+    }
+    char what[160];
+    snprintf(what, sizeof what, "%s bf16 B=%d %d->%d %s", be ? be->name : "reference", B, n_in,
+             n_out, vae_act_names[act]);
+    vae_error err;
+
+    /* the reference and fp32, both backward passes from the reference's y */
+    vae_bf16_dense_forward_ref(v[BX], v[BW], v[BB], v[BY_R], B, n_in, n_out, act);
+    vae_bf16_dense_backward_ref(v[BX], v[BW], v[BY_R], v[BDY], v[BP_R], v[BDX_R], v[BDW_R],
+                                v[BDB_R], B, n_in, n_out, act);
+    vae_backend_naive.dense_forward(NULL, v[BX], v[BW], v[BB], v[BY_F], B, n_in, n_out, act, &err);
+    vae_backend_naive.dense_backward(NULL, v[BX], v[BW], v[BY_R], v[BDY], v[BP_F], v[BDX_F],
+                                     v[BDW_F], v[BDB_F], B, n_in, n_out, act, &err);
+    for (size_t i = 0; i < ny; i++) v[BSCR][i] = fabsf(v[BDY][i]);
+    abs_sum(v[BX], n_in, 1, v[BW], n_out, 1, B, n_out, n_in, NULL, Sy);
+    for (int r = 0; r < B; r++)
+        for (int o = 0; o < n_out; o++) Sy[(size_t)r * n_out + o] += fabs((double)v[BB][o]);
+    abs_sum(v[BX], 1, n_in, v[BP_R], n_out, 1, n_in, n_out, B, v[BDW0], Sdw);
+    abs_sum(v[BP_R], n_out, 1, v[BW], 1, n_out, B, n_in, n_out, NULL, Sdx);
+    for (int o = 0; o < n_out; o++) {
+        double s = fabs((double)v[BDB0][o]);
+        for (int r = 0; r < B; r++) s += fabs((double)v[BDY][(size_t)r * n_out + o]);
+        Sdb[o] = s; /* over |dy| >= |dpre|: it also bounds dpre's own differences */
+    }
+    size_t at = 0;
+    double e;
+    if (!be) {
+        const double cy = BF16_OPERANDS + 2 * (n_in + 1) * BF16_U;
+        const double cdw = BF16_OPERANDS + 2 * (B + 1) * BF16_U;
+        const double cdx = BF16_OPERANDS + 2 * (n_out + 1) * BF16_U;
+        const double cdb = 2 * (B + 1) * BF16_U + 4e-6;
+        e = bf16_excess(run, v[BY_R], v[BY_F], Sy, cy, 1e-6, ny, &at);
+        CHECK(e <= 1, "%s: y[%zu] %.9g against fp32 %.9g (%.3g of the bound)", what, at,
+              (double)v[BY_R][at], (double)v[BY_F][at], e);
+        e = vae_max_norm_error(v[BP_R], v[BP_F], v[BSCR], ny);
+        CHECK(e <= 4e-6, "%s: dpre against fp32, error %.3g", what, e);
+        e = bf16_excess(run, v[BDW_R], v[BDW_F], Sdw, cdw, 0, nw, &at);
+        CHECK(e <= 1, "%s: dW[%zu] %.9g against fp32 %.9g (%.3g of the bound)", what, at,
+              (double)v[BDW_R][at], (double)v[BDW_F][at], e);
+        e = bf16_excess(run, v[BDX_R], v[BDX_F], Sdx, cdx, 0, nx, &at);
+        CHECK(e <= 1, "%s: dx[%zu] %.9g against fp32 %.9g (%.3g of the bound)", what, at,
+              (double)v[BDX_R][at], (double)v[BDX_F][at], e);
+        e = bf16_excess(run, v[BDB_R], v[BDB_F], Sdb, cdb, 0, n_out, &at);
+        CHECK(e <= 1, "%s: db[%zu] against fp32 (%.3g of the bound)", what, at, e);
+        goto done;
+    }
+
+    /* the backend's slots; outputs start as NaN (they must be overwritten) */
+    for (size_t i = 0; i < ny; i++) v[BY][i] = v[BP][i] = v[BP2][i] = NAN;
+    for (size_t i = 0; i < nx; i++) v[BDX][i] = NAN;
+    int rc = be->dense_forward_bf16(state, v[BX], v[BW], v[BB], v[BY], B, n_in, n_out, act, &err);
+    int rc2 = be->dense_backward_bf16(state, v[BX], v[BW], v[BY_R], v[BDY], v[BP], v[BDX], v[BDW],
+                                      v[BDB], B, n_in, n_out, act, &err);
+    int rc3 = be->dense_backward_bf16(state, v[BX], v[BW], v[BY_R], v[BDY], v[BP2], NULL, v[BDW2],
+                                      v[BDB2], B, n_in, n_out, act, &err);
+    CHECK(rc != VAE_FAIL && rc2 != VAE_FAIL && rc3 != VAE_FAIL, "%s: %s", what, err.msg);
+    if (rc == VAE_DECLINED || rc2 == VAE_DECLINED || rc3 == VAE_DECLINED) {
+        CHECK(rc == rc2 && rc2 == rc3, "%s: forward %d, backward %d and %d (declined is %d)", what,
+              rc, rc2, rc3, VAE_DECLINED);
+        run->declined++;
+        goto done;
+    }
+    run->ran++;
+    const double order = 4 * (1 + BF16_OPERANDS) * BF16_U;
+    const double cy = order * (n_in + 1), cdw = order * (B + 1), cdx = order * (n_out + 1);
+    const double cdb = 4 * (B + 1) * BF16_U;
+    e = bf16_excess(run, v[BY], v[BY_R], Sy, cy, 1e-6, ny, &at);
+    CHECK(e <= 1, "%s: y[%zu] %.9g against the reference's %.9g (%.3g of the bound)", what, at,
+          (double)v[BY][at], (double)v[BY_R][at], e);
+    e = vae_max_norm_error(v[BP], v[BP_R], v[BSCR], ny);
+    CHECK(e <= 4e-6, "%s: dpre against the reference, error %.3g", what, e);
+    e = vae_max_norm_error(v[BP2], v[BP_R], v[BSCR], ny);
+    CHECK(e <= 4e-6, "%s: dpre (dx skipped) against the reference, error %.3g", what, e);
+    /* the reference's products of the backend's dpre: as the gradient dy of a
+     * linear layer, whose dpre is dy itself */
+    memcpy(v[BDW_R], v[BDW0], nw * sizeof(float));
+    memcpy(v[BDB_R], v[BDB0], n_out * sizeof(float));
+    vae_bf16_dense_backward_ref(v[BX], v[BW], v[BY_R], v[BP], v[BSCR], v[BDX_R], v[BDW_R],
+                                v[BDB_R], B, n_in, n_out, VAE_ACT_LINEAR);
+    e = bf16_excess(run, v[BDW], v[BDW_R], Sdw, cdw, 0, nw, &at);
+    CHECK(e <= 1, "%s: dW[%zu] %.9g against the reference's %.9g (%.3g of the bound)", what, at,
+          (double)v[BDW][at], (double)v[BDW_R][at], e);
+    e = bf16_excess(run, v[BDW2], v[BDW_R], Sdw, cdw, 0, nw, &at);
+    CHECK(e <= 1, "%s: dW (dx skipped) [%zu] against the reference (%.3g of the bound)", what, at,
+          e);
+    e = bf16_excess(run, v[BDX], v[BDX_R], Sdx, cdx, 0, nx, &at);
+    CHECK(e <= 1, "%s: dx[%zu] %.9g against the reference's %.9g (%.3g of the bound)", what, at,
+          (double)v[BDX][at], (double)v[BDX_R][at], e);
+    e = bf16_excess(run, v[BDB], v[BDB_R], Sdb, cdb, 0, n_out, &at);
+    CHECK(e <= 1, "%s: db[%zu] against the reference (%.3g of the bound)", what, at, e);
+    e = bf16_excess(run, v[BDB2], v[BDB_R], Sdb, cdb, 0, n_out, &at);
+    CHECK(e <= 1, "%s: db (dx skipped) [%zu] against the reference (%.3g of the bound)", what, at,
+          e);
+done:
+    for (int i = 0; i < BUFS; i++) vae_free(v[i]);
+    free(Sy);
+    free(Sdx);
+    free(Sdw);
+    free(Sdb);
+}
+
+/* the backends that run precision bf16 here (naive has no bf16 slots) */
+static int bf16_backends(const vae_backend **out)
+{
+    int n = 0;
+    for (int i = 0; i < vae_backend_count(); i++) {
+        const vae_backend *be = vae_backend_at(i);
+        char why[128];
+        if (vae_backend_precision_usable(be, VAE_PREC_BF16, why, sizeof why)) out[n++] = be;
+        else printf("# bf16: %s skipped: %s\n", be->name, why);
+    }
+    return n;
+}
+
+/* Every pair of widths (K odd, K = 1, outputs that are not a multiple of any
+ * tile), the batch (1 to 300) and the activation rotating as in the fp32 test;
+ * then every batch through one layer state. The reference against fp32 first,
+ * then each backend, on 2 threads. */
+static void test_bf16_products(void)
+{
+    static const int shapes[][2] = { { 129, 33 }, { 20, 400 }, { 400, 40 } };
+    bf16_run ref = { 0, 0, 0 };
+    for (int i = 0; i < N_WIDTHS; i++)
+        for (int j = 0; j < N_WIDTHS; j++)
+            bf16_case(NULL, NULL, batches[(i + j) % N_BATCHES], widths[i], widths[j],
+                      (vae_act)((i + 2 * j) % VAE_ACT_COUNT), 900u + 7u * i + j, &ref);
+    printf("# bf16: the reference against fp32: worst error %.3g of the bound\n", ref.worst);
+    const vae_backend *be[8];
+    const int nb = bf16_backends(be);
+    vae_set_threads(2);
+    for (int k = 0; k < nb; k++) {
+        bf16_run run = { 0, 0, 0 };
+        for (int i = 0; i < N_WIDTHS; i++)
+            for (int j = 0; j < N_WIDTHS; j++) {
+                void *state = NULL;
+                bf16_case(be[k], &state, batches[(i + j) % N_BATCHES], widths[i], widths[j],
+                          (vae_act)((i + 2 * j) % VAE_ACT_COUNT), 900u + 7u * i + j, &run);
+                free_state(be[k], &state);
+            }
+        for (int s = 0; s < 3; s++) {
+            void *state = NULL;
+            for (int i = 0; i < N_BATCHES; i++)
+                bf16_case(be[k], &state, batches[i], shapes[s][0], shapes[s][1],
+                          (vae_act)((i + s) % VAE_ACT_COUNT), 1100u + 11u * i + s, &run);
+            free_state(be[k], &state);
+        }
+        printf("# bf16: %s computed %d shapes itself (worst error %.3g of the bound) and "
+               "declined %d\n", be[k]->name, run.ran, run.worst, run.declined);
+        /* the slots must do most shapes, or this test would test the reference */
+        CHECK(run.ran >= 60, "%s: only %d shapes of %d not declined", be[k]->name, run.ran,
+              run.ran + run.declined);
+    }
+    vae_set_threads(0);
+}
+
+/* The same bits on 1, 2 and 3 threads: threads split the output, never a sum. */
+static void test_bf16_thread_counts(void)
+{
+    static const int shapes[][3] = { { 128, 784, 400 }, { 128, 400, 784 }, { 128, 400, 40 },
+                                     { 300, 129, 33 }, { 100, 33, 129 }, { 5, 784, 127 } };
+    const vae_backend *be[8];
+    const int nb = bf16_backends(be);
+    for (int k = 0; k < nb; k++)
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+            const int B = shapes[s][0], n_in = shapes[s][1], n_out = shapes[s][2];
+            const vae_act act = (vae_act)(s % VAE_ACT_COUNT);
+            const size_t nx = (size_t)B * n_in, ny = (size_t)B * n_out, nw = (size_t)n_in * n_out;
+            const size_t nout = ny + ny + nx + nw + n_out; /* y, dpre, dx, dW, db */
+            float *x = vae_alloc(nx), *W = vae_alloc(nw), *b = vae_alloc(n_out);
+            float *dy = vae_alloc(ny), *out[3];
+            vae_fill_uniform(x, nx, -1, 1, 40 + s);
+            vae_fill_uniform(W, nw, -0.1f, 0.1f, 41 + s);
+            vae_fill_uniform(b, n_out, -0.5f, 0.5f, 42 + s);
+            vae_fill_uniform(dy, ny, -1, 1, 43 + s);
+            for (int t = 0; t < 3; t++) {
+                float *o = out[t] = vae_alloc(nout);
+                float *y = o, *dpre = y + ny, *dx = dpre + ny, *dW = dx + nx, *db = dW + nw;
+                vae_fill_uniform(dW, nw, -1, 1, 44 + s);
+                vae_fill_uniform(db, n_out, -1, 1, 45 + s);
+                vae_set_threads(t + 1);
+                void *state = NULL;
+                vae_error err;
+                int rc = vae_dense_forward_bf16(be[k], &state, x, W, b, y, B, n_in, n_out, act,
+                                                &err);
+                rc |= vae_dense_backward_bf16(be[k], &state, x, W, y, dy, dpre, dx, dW, db, B,
+                                              n_in, n_out, act, &err);
+                CHECK(rc == VAE_OK, "%s bf16 B=%d %d->%d: %s", be[k]->name, B, n_in, n_out,
+                      err.msg);
+                free_state(be[k], &state);
+            }
+            for (int t = 1; t < 3; t++) {
+                size_t diff = 0;
+                for (size_t i = 0; i < nout; i++)
+                    diff += memcmp(&out[0][i], &out[t][i], sizeof(float)) != 0;
+                CHECK(diff == 0, "%s bf16 B=%d %d->%d %s: %zu values differ between 1 and %d "
+                      "threads", be[k]->name, B, n_in, n_out, vae_act_names[act], diff, t + 1);
+            }
+            for (int t = 0; t < 3; t++) vae_free(out[t]);
+            vae_free(x);
+            vae_free(W);
+            vae_free(b);
+            vae_free(dy);
+        }
+    vae_set_threads(0);
+}
+
+/* The avx2 backend offers bf16 exactly when the CPU has AVX512-BF16, and says why not. */
+static void test_avx2_bf16_available(void)
+{
+    const vae_backend *be = vae_backend_named("avx2");
+    char why[128] = "";
+    if (!be || !vae_backend_usable(be, why, sizeof why)) {
+        printf("# skip: no usable avx2 backend here\n");
+        return;
+    }
+    const int usable = vae_backend_precision_usable(be, VAE_PREC_BF16, why, sizeof why);
+#ifdef HAVE_AVX2_BF16
+    CHECK(usable == vae_cpu_avx512_bf16(), "avx2 bf16 usable %d, CPU has AVX512-BF16 %d (%s)",
+          usable, vae_cpu_avx512_bf16(), why);
+    if (!usable) CHECK(strstr(why, "AVX512-BF16") != NULL, "the reason names it: %s", why);
+    printf("# avx2 bf16: %s\n", usable ? "usable (AVX512-BF16)" : why);
+#else
+    CHECK(!usable, "avx2 built without its bf16 kernel offers no bf16");
+    printf("# avx2 bf16: not built (the compiler lacks -mavx512bf16)\n");
+#endif
+}
+
 const test_case backend_tests[] = {
     { "backend registry", test_registry },
     { "backend preference order", test_preference_order },
@@ -456,6 +775,9 @@ const test_case backend_tests[] = {
     { "adam matches naive bit for bit", test_adam_ops },
     { "bernoulli likelihood matches the reference", test_bernoulli_ops },
     { "sparse first layer matches naive's dense ops", test_sparse_ops },
+    { "bf16 products against the reference", test_bf16_products },
+    { "bf16 products do not depend on the thread count", test_bf16_thread_counts },
+    { "avx2 bf16 follows the CPU", test_avx2_bf16_available },
     { "avx2 vector math accuracy", test_vector_math_accuracy },
     { NULL, NULL },
 };
