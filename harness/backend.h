@@ -95,6 +95,9 @@ typedef struct vae_backend {
     int (*sparse_backward)(const vae_csr *x, const float *y, const float *dy, float *dpre,
                            float *dW, float *db, int n_out, vae_act act, vae_error *err);
     float sparse_density;
+    /* the same break-even against the backend's bf16 dense products, which are
+     * faster (precision bf16; 0: a bf16 layer never takes the sparse path) */
+    float sparse_density_bf16;
 
     /* optional: the dense slots in precision bf16 (vae_precision), same arguments
      * and contract. A backend without them declines the mode; bf16_available says

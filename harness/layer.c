@@ -38,7 +38,8 @@ static const struct vae_layer_ops dense_ops;
 typedef struct dense {
     vae_layer base;
     vae_act act;
-    vae_precision precision; /* of the two dense products (the sparse path is exact fp32) */
+    vae_precision precision; /* of the dense products (the sparse path, when a batch is
+                                sparse enough for it, reads the exact nonzeros in fp32) */
     void *backend_state; /* owned by the backend */
     scratch dpre;        /* (B x n_out) gradient before the activation */
     /* a mostly-zero input (vae_dense_sparse_input): the last forward's x in CSR,
@@ -59,7 +60,9 @@ static int dense_to_csr(dense *d, const float *x, int B)
     const int n_in = d->base.n_in;
     d->csr_x = NULL;
     if (!d->sparse_input || !be->sparse_forward || !be->sparse_backward || B < 1) return 0;
-    const long max_nnz = (long)(be->sparse_density * (double)B * n_in);
+    const float density = d->precision == VAE_PREC_BF16 ? be->sparse_density_bf16
+                                                         : be->sparse_density;
+    const long max_nnz = (long)(density * (double)B * n_in);
     if (max_nnz < 1) return 0;
     if ((size_t)B + 1 > d->ptr_cap) {
         int *p = realloc(d->csr_ptr, ((size_t)B + 1) * sizeof *p);
