@@ -764,6 +764,65 @@ static void test_avx2_bf16_available(void)
 #endif
 }
 
+#ifdef HAVE_ONEDNN
+/* backends/onednn.c, for this test only */
+const char *vae_onednn_bf16_impl(const void *state, int B, int product);
+#endif
+
+/* onednn's bf16 slots run a jit bf16 kernel (brg:...bf16, or gemm:jit, which bf16_available
+ * allows only at oneDNN's avx512_core_bf16 ISA), never ref:any; without the instructions
+ * the mode is refused with the reason, and nothing runs. */
+static void test_onednn_bf16_impl(void)
+{
+#ifdef HAVE_ONEDNN
+    const vae_backend *be = vae_backend_named("onednn");
+    char why[160];
+    if (!vae_backend_usable(be, why, sizeof why)) {
+        printf("# skip: onednn unusable here: %s\n", why);
+        return;
+    }
+    if (!vae_backend_precision_usable(be, VAE_PREC_BF16, why, sizeof why)) {
+        CHECK(!vae_cpu_avx512_bf16() && !vae_cpu_amx_bf16() ? strstr(why, "lacks") != NULL
+                                                            : strstr(why, "oneDNN") != NULL,
+              "onednn refuses bf16 with a reason: %s", why);
+        printf("# skip: onednn has no bf16 here: %s\n", why);
+        return;
+    }
+    static const int shapes[][3] = { { 128, 784, 400 }, { 128, 20, 400 }, { 5, 17, 33 } };
+    static const char *const products[] = { "forward", "dW", "dx" };
+    for (int k = 0; k < 3; k++) {
+        const int B = shapes[k][0], n_in = shapes[k][1], n_out = shapes[k][2];
+        const size_t nx = (size_t)B * n_in, ny = (size_t)B * n_out, nw = (size_t)n_in * n_out;
+        float *x = vae_alloc(nx), *W = vae_alloc(nw), *b = vae_alloc(n_out), *y = vae_alloc(ny);
+        float *dy = vae_alloc(ny), *dpre = vae_alloc(ny), *dx = vae_alloc(nx), *dW = vae_alloc(nw);
+        float *db = vae_alloc(n_out);
+        for (size_t i = 0; i < nx; i++) x[i] = (float)((i * 37 % 101) / 50.0 - 1.0);
+        for (size_t i = 0; i < nw; i++) W[i] = (float)((i * 53 % 89) / 44.0 - 1.0) * 0.1f;
+        for (size_t i = 0; i < ny; i++) dy[i] = (float)((i * 29 % 67) / 33.0 - 1.0);
+        void *state = NULL;
+        vae_error err;
+        CHECK(be->dense_forward_bf16(&state, x, W, b, y, B, n_in, n_out, VAE_ACT_RELU, &err) ==
+                      VAE_OK &&
+                  be->dense_backward_bf16(&state, x, W, y, dy, dpre, dx, dW, db, B, n_in, n_out,
+                                          VAE_ACT_RELU, &err) == VAE_OK,
+              "onednn bf16 B=%d %d->%d runs: %s", B, n_in, n_out, err.msg);
+        for (int p = 0; p < 3; p++) {
+            const char *impl = vae_onednn_bf16_impl(state, B, p);
+            const int jit = impl && ((strncmp(impl, "brg:", 4) == 0 && strstr(impl, "bf16")) ||
+                                     strcmp(impl, "gemm:jit") == 0);
+            CHECK(jit, "onednn bf16 B=%d %d->%d %s: implementation '%s'", B, n_in, n_out,
+                  products[p], impl ? impl : "(none)");
+            if (k == 0) printf("# onednn bf16 %s: %s\n", products[p], impl ? impl : "(none)");
+        }
+        free_state(be, &state);
+        float *bufs[] = { x, W, b, y, dy, dpre, dx, dW, db };
+        for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) vae_free(bufs[i]);
+    }
+#else
+    printf("# skip: onednn not built\n");
+#endif
+}
+
 const test_case backend_tests[] = {
     { "backend registry", test_registry },
     { "backend preference order", test_preference_order },
@@ -779,5 +838,6 @@ const test_case backend_tests[] = {
     { "bf16 products do not depend on the thread count", test_bf16_thread_counts },
     { "avx2 bf16 follows the CPU", test_avx2_bf16_available },
     { "avx2 vector math accuracy", test_vector_math_accuracy },
+    { "onednn bf16: jit kernel, not a reference implementation", test_onednn_bf16_impl },
     { NULL, NULL },
 };
