@@ -1,4 +1,6 @@
 /* The shared thread pool and the threaded element-wise passes (pool.h). */
+#include <float.h>
+#include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -226,6 +228,129 @@ int vae_pool_bernoulli(const float *x, int x_rows, const float *p, int rows, int
     else vae_bce_part(&j, 0, 1);
     return VAE_OK;
 }
+
+/* ---------- the Bernoulli likelihood as a product (log p(x)) ---------- */
+
+int vae_bce_product_usable(const vae_bce_clamp *c)
+{
+    /* the clamp values are the smallest factors: normal floats keep the
+     * renormalisation's exponent arithmetic exact; keep_hi < 1 as for the slot */
+    return vae_cpu_avx2() && c->low_p >= FLT_MIN && c->high_q >= FLT_MIN &&
+           c->keep_hi < 1.0f && c->low_q <= 1.0f && c->high_p <= 1.0f;
+}
+
+int vae_bce_renorm_blocks(const vae_bce_clamp *c)
+{
+    /* every factor is at least 2^e: m of them on a mantissa in [1, 2) stay at or
+     * above 2^(m e), a normal float while m e >= -126; and below 2, as factors <= 1 */
+    const int e = ilogbf(c->low_p < c->high_q ? c->low_p : c->high_q);
+    return e < 0 ? 126 / -e : 126;
+}
+
+int vae_bce_grey(const float *x, int D, int *col, float *t)
+{
+    int n = 0;
+    for (int j = 0; j < D; j++)
+        if (x[j] != 0.0f && x[j] != 1.0f) {
+            col[n] = j;
+            t[n++] = x[j];
+        }
+    for (; n % 8; n++) col[n] = 0, t[n] = 0.0f; /* padding: a term t log(...) of 0 */
+    return n;
+}
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+
+/* p and 1 - p clamped as the reference does, NaN taken as high (max and min
+ * return their second operand when one is NaN) */
+static inline void bce_clamp(__m256 p, const vae_bce_clamp *c, __m256 *pl, __m256 *ql)
+{
+    *pl = _mm256_min_ps(_mm256_max_ps(_mm256_set1_ps(c->low_p), p), _mm256_set1_ps(c->high_p));
+    *ql = _mm256_max_ps(_mm256_min_ps(_mm256_set1_ps(c->low_q), _mm256_sub_ps(_mm256_set1_ps(1.0f), p)),
+                        _mm256_set1_ps(c->high_q));
+}
+
+/* the factor of 8 pixels: p where x = 1, else 1 - p (a grey pixel's t log p +
+ * (1 - t) log(1 - p) is log(1 - p) + t log(p / (1 - p)): the first part joins the
+ * product, the second is the grey pass's) */
+static inline __m256 bce_factor(__m256 p, __m256 t, const vae_bce_clamp *c)
+{
+    __m256 pl, ql;
+    bce_clamp(p, c, &pl, &ql);
+    return _mm256_blendv_ps(ql, pl, _mm256_cmp_ps(t, _mm256_set1_ps(1.0f), _CMP_EQ_OQ));
+}
+
+/* a lane's product back to a mantissa in [1, 2), its exponent added to *e (exact) */
+static inline __m256 bce_renorm(__m256 a, __m256i *e)
+{
+    const __m256i b = _mm256_castps_si256(a);
+    *e = _mm256_add_epi32(*e, _mm256_sub_epi32(_mm256_srli_epi32(b, 23), _mm256_set1_epi32(127)));
+    return _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(b, _mm256_set1_epi32(0x007fffff)),
+                                               _mm256_set1_epi32(0x3f800000)));
+}
+
+double vae_bce_product_nll(const float *x, const float *p, int D, const vae_bce_clamp *c,
+                           int renorm, const int *grey_col, const float *grey_t, int n_grey)
+{
+    /* two products, so the multiplies' latency is not one long chain */
+    __m256 a0 = _mm256_set1_ps(1.0f), a1 = a0;
+    __m256i e = _mm256_setzero_si256();
+    int j = 0;
+    for (int since = 0; j + 16 <= D; j += 16) {
+        a0 = _mm256_mul_ps(a0, bce_factor(_mm256_loadu_ps(p + j), _mm256_loadu_ps(x + j), c));
+        a1 = _mm256_mul_ps(a1, bce_factor(_mm256_loadu_ps(p + j + 8), _mm256_loadu_ps(x + j + 8), c));
+        if (++since == renorm) {
+            a0 = bce_renorm(a0, &e);
+            a1 = bce_renorm(a1, &e);
+            since = 0;
+        }
+    }
+    a0 = bce_renorm(a0, &e);
+    a1 = bce_renorm(a1, &e);
+    /* at most 15 pixels left: one more factor per product (renorm >= 1) */
+    for (int k = 0; j < D; j += 8, k++) {
+        const __m256i lanes = first_lanes(D - j);
+        __m256 f = bce_factor(_mm256_maskload_ps(p + j, lanes), _mm256_maskload_ps(x + j, lanes), c);
+        f = _mm256_blendv_ps(_mm256_set1_ps(1.0f), f, _mm256_castsi256_ps(lanes));
+        if (k) a1 = _mm256_mul_ps(a1, f);
+        else a0 = _mm256_mul_ps(a0, f);
+    }
+    a0 = bce_renorm(a0, &e);
+    a1 = bce_renorm(a1, &e);
+    /* log of the product: the 16 mantissas' product (below 2^16) in double, one log */
+    __m256d m = _mm256_mul_pd(_mm256_mul_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(a0)),
+                                            _mm256_cvtps_pd(_mm256_extractf128_ps(a0, 1))),
+                              _mm256_mul_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(a1)),
+                                            _mm256_cvtps_pd(_mm256_extractf128_ps(a1, 1))));
+    double mv[4];
+    int32_t ev[8];
+    _mm256_storeu_pd(mv, m);
+    _mm256_storeu_si256((__m256i *)ev, e);
+    long exps = 0;
+    for (int i = 0; i < 8; i++) exps += ev[i];
+    double ll = log(mv[0] * mv[1] * mv[2] * mv[3]) + 0.6931471805599453 * (double)exps;
+
+    /* the grey pixels' t log(p / (1 - p)): the log in float, the sum in double
+     * (padding has t = 0) */
+    __m256d s0 = _mm256_setzero_pd(), s1 = s0;
+    for (int g = 0; g < n_grey; g += 8) {
+        const __m256 t = _mm256_loadu_ps(grey_t + g);
+        __m256 pl, ql;
+        const int *cg = grey_col + g;
+        bce_clamp(_mm256_setr_ps(p[cg[0]], p[cg[1]], p[cg[2]], p[cg[3]], p[cg[4]], p[cg[5]], p[cg[6]], p[cg[7]]), c,
+                  &pl, &ql);
+        const __m256 lr = v_log(_mm256_div_ps(pl, ql));
+        s0 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(t)),
+                             _mm256_cvtps_pd(_mm256_castps256_ps128(lr)), s0);
+        s1 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(t, 1)),
+                             _mm256_cvtps_pd(_mm256_extractf128_ps(lr, 1)), s1);
+    }
+    _mm256_storeu_pd(mv, _mm256_add_pd(s0, s1));
+    return -(ll + ((mv[0] + mv[1]) + (mv[2] + mv[3])));
+}
+
+#pragma GCC pop_options
 
 /* ---------- a dense layer on a CSR input ---------- */
 
