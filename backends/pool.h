@@ -79,9 +79,13 @@ int vae_bce_renorm_blocks(const vae_bce_clamp *c);
 /* the grey pixels of x (D values) into col and t (room for D + 7 each), padded
  * with t = 0 to a multiple of 8; returns that padded count */
 int vae_bce_grey(const float *x, int D, int *col, float *t);
-/* -log p(x | p) for one row of D values, with x's grey pixels from vae_bce_grey */
+/* -log p(x | p) for one row of D values, with x's grey pixels from vae_bce_grey,
+ * in 16 lanes where the CPU has AVX-512, else 8; vae_bce_product_nll8 is the
+ * 8-lane one whatever the CPU (the tests check both) */
 double vae_bce_product_nll(const float *x, const float *p, int D, const vae_bce_clamp *c,
                            int renorm, const int *grey_col, const float *grey_t, int n_grey);
+double vae_bce_product_nll8(const float *x, const float *p, int D, const vae_bce_clamp *c,
+                            int renorm, const int *grey_col, const float *grey_t, int n_grey);
 
 /* ---- a dense layer on a CSR input (the sparse slots of backend.h) ---- */
 

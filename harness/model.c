@@ -647,8 +647,8 @@ static int ensure_decoder_rows(vae_model *m, int rows, vae_error *err)
  * pool, when the backend runs its own element-wise passes there (its likelihood
  * slot is the pool's: avx2, openblas). A backend whose threads are an OpenMP
  * team (onednn) has them spin between its calls, on the cores the pool's threads
- * would share, so there the pass stays on the calling thread (measured: two parts
- * were no faster than one). */
+ * would share, so there the pass stays on the calling thread (measured on 2
+ * cores, 500 MNIST rows at k = 1000: 1.23 s with one part, 1.60 s with two). */
 static int ll_threads(const vae_backend *be)
 {
     if (be->bernoulli_nll != vae_pool_bernoulli) return 1;
