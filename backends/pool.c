@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "pool.h"
@@ -247,11 +248,13 @@ int vae_bce_renorm_blocks(const vae_bce_clamp *c)
     return e < 0 ? 126 / -e : 126;
 }
 
-int vae_bce_grey(const float *x, int D, int *col, float *t)
+int vae_bce_prepare(const float *x, int D, uint8_t *ones, int *col, float *t)
 {
+    memset(ones, 0, (size_t)vae_bce_ones_bytes(D));
     int n = 0;
     for (int j = 0; j < D; j++)
-        if (x[j] != 0.0f && x[j] != 1.0f) {
+        if (x[j] == 1.0f) ones[j / 8] |= (uint8_t)(1u << (j % 8));
+        else if (x[j] != 0.0f) {
             col[n] = j;
             t[n++] = x[j];
         }
@@ -271,14 +274,16 @@ static inline void bce_clamp(__m256 p, const vae_bce_clamp *c, __m256 *pl, __m25
                         _mm256_set1_ps(c->high_q));
 }
 
-/* the factor of 8 pixels: p where x = 1, else 1 - p (a grey pixel's t log p +
- * (1 - t) log(1 - p) is log(1 - p) + t log(p / (1 - p)): the first part joins the
- * product, the second is the grey pass's) */
-static inline __m256 bce_factor(__m256 p, __m256 t, const vae_bce_clamp *c)
+/* the factor of 8 pixels: p where x = 1 (the bits of one), else 1 - p (a grey
+ * pixel's t log p + (1 - t) log(1 - p) is log(1 - p) + t log(p / (1 - p)): the
+ * first part joins the product, the second is the grey pass's) */
+static inline __m256 bce_factor(__m256 p, unsigned one, const vae_bce_clamp *c)
 {
     __m256 pl, ql;
     bce_clamp(p, c, &pl, &ql);
-    return _mm256_blendv_ps(ql, pl, _mm256_cmp_ps(t, _mm256_set1_ps(1.0f), _CMP_EQ_OQ));
+    const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    const __m256i is1 = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)one), bit), bit);
+    return _mm256_blendv_ps(ql, pl, _mm256_castsi256_ps(is1));
 }
 
 /* a lane's product back to a mantissa in [1, 2), its exponent added to *e (exact) */
@@ -290,7 +295,7 @@ static inline __m256 bce_renorm(__m256 a, __m256i *e)
                                                _mm256_set1_epi32(0x3f800000)));
 }
 
-double vae_bce_product_nll8(const float *x, const float *p, int D, const vae_bce_clamp *c,
+double vae_bce_product_nll8(const uint8_t *ones, const float *p, int D, const vae_bce_clamp *c,
                             int renorm, const int *grey_col, const float *grey_t, int n_grey)
 {
     /* two products, so the multiplies' latency is not one long chain */
@@ -298,8 +303,8 @@ double vae_bce_product_nll8(const float *x, const float *p, int D, const vae_bce
     __m256i e = _mm256_setzero_si256();
     int j = 0;
     for (int since = 0; j + 16 <= D; j += 16) {
-        a0 = _mm256_mul_ps(a0, bce_factor(_mm256_loadu_ps(p + j), _mm256_loadu_ps(x + j), c));
-        a1 = _mm256_mul_ps(a1, bce_factor(_mm256_loadu_ps(p + j + 8), _mm256_loadu_ps(x + j + 8), c));
+        a0 = _mm256_mul_ps(a0, bce_factor(_mm256_loadu_ps(p + j), ones[j / 8], c));
+        a1 = _mm256_mul_ps(a1, bce_factor(_mm256_loadu_ps(p + j + 8), ones[j / 8 + 1], c));
         if (++since == renorm) {
             a0 = bce_renorm(a0, &e);
             a1 = bce_renorm(a1, &e);
@@ -311,7 +316,7 @@ double vae_bce_product_nll8(const float *x, const float *p, int D, const vae_bce
     /* at most 15 pixels left: one more factor per product (renorm >= 1) */
     for (int k = 0; j < D; j += 8, k++) {
         const __m256i lanes = first_lanes(D - j);
-        __m256 f = bce_factor(_mm256_maskload_ps(p + j, lanes), _mm256_maskload_ps(x + j, lanes), c);
+        __m256 f = bce_factor(_mm256_maskload_ps(p + j, lanes), ones[j / 8], c);
         f = _mm256_blendv_ps(_mm256_set1_ps(1.0f), f, _mm256_castsi256_ps(lanes));
         if (k) a1 = _mm256_mul_ps(a1, f);
         else a0 = _mm256_mul_ps(a0, f);
@@ -388,11 +393,13 @@ static inline void bce_clamp16(__m512 p, const vae_bce_clamp *c, __m512 *pl, __m
                         _mm512_set1_ps(c->high_q));
 }
 
-static inline __m512 bce_factor16(__m512 p, __m512 t, const vae_bce_clamp *c)
+static inline __m512 bce_factor16(__m512 p, const uint8_t *ones, const vae_bce_clamp *c)
 {
     __m512 pl, ql;
     bce_clamp16(p, c, &pl, &ql);
-    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(t, _mm512_set1_ps(1.0f), _CMP_EQ_OQ), ql, pl);
+    uint16_t one;
+    memcpy(&one, ones, sizeof one); /* little-endian: pixel j is bit j */
+    return _mm512_mask_blend_ps(one, ql, pl);
 }
 
 static inline __m512 bce_renorm16(__m512 a, __m512i *e)
@@ -403,15 +410,16 @@ static inline __m512 bce_renorm16(__m512 a, __m512i *e)
                                                _mm512_set1_epi32(0x3f800000)));
 }
 
-static double bce_product_avx512(const float *x, const float *p, int D, const vae_bce_clamp *c,
-                                 int renorm, const int *grey_col, const float *grey_t, int n_grey)
+static double bce_product_avx512(const uint8_t *ones, const float *p, int D,
+                                 const vae_bce_clamp *c, int renorm, const int *grey_col,
+                                 const float *grey_t, int n_grey)
 {
     __m512 a0 = _mm512_set1_ps(1.0f), a1 = a0;
     __m512i e = _mm512_setzero_si512();
     int j = 0;
     for (int since = 0; j + 32 <= D; j += 32) {
-        a0 = _mm512_mul_ps(a0, bce_factor16(_mm512_loadu_ps(p + j), _mm512_loadu_ps(x + j), c));
-        a1 = _mm512_mul_ps(a1, bce_factor16(_mm512_loadu_ps(p + j + 16), _mm512_loadu_ps(x + j + 16), c));
+        a0 = _mm512_mul_ps(a0, bce_factor16(_mm512_loadu_ps(p + j), ones + j / 8, c));
+        a1 = _mm512_mul_ps(a1, bce_factor16(_mm512_loadu_ps(p + j + 16), ones + j / 8 + 2, c));
         if (++since == renorm) {
             a0 = bce_renorm16(a0, &e);
             a1 = bce_renorm16(a1, &e);
@@ -424,7 +432,7 @@ static double bce_product_avx512(const float *x, const float *p, int D, const va
         const __mmask16 lanes = D - j >= 16 ? 0xffff : (__mmask16)((1u << (D - j)) - 1);
         const __m512 f = _mm512_mask_blend_ps(
             lanes, _mm512_set1_ps(1.0f),
-            bce_factor16(_mm512_maskz_loadu_ps(lanes, p + j), _mm512_maskz_loadu_ps(lanes, x + j), c));
+            bce_factor16(_mm512_maskz_loadu_ps(lanes, p + j), ones + j / 8, c));
         if (k) a1 = _mm512_mul_ps(a1, f);
         else a0 = _mm512_mul_ps(a0, f);
     }
@@ -468,12 +476,12 @@ static int cpu_avx512(void)
     return known;
 }
 
-double vae_bce_product_nll(const float *x, const float *p, int D, const vae_bce_clamp *c,
+double vae_bce_product_nll(const uint8_t *ones, const float *p, int D, const vae_bce_clamp *c,
                            int renorm, const int *grey_col, const float *grey_t, int n_grey)
 {
     if (cpu_avx512())
-        return bce_product_avx512(x, p, D, c, renorm, grey_col, grey_t, n_grey);
-    return vae_bce_product_nll8(x, p, D, c, renorm, grey_col, grey_t, n_grey);
+        return bce_product_avx512(ones, p, D, c, renorm, grey_col, grey_t, n_grey);
+    return vae_bce_product_nll8(ones, p, D, c, renorm, grey_col, grey_t, n_grey);
 }
 
 /* ---------- a dense layer on a CSR input ---------- */

@@ -658,11 +658,12 @@ static int ll_threads(const vae_backend *be)
 /* One pass over a stack of s samples of the chunk's b rows: for data row r,
  * sample t is decoder row t b + r. */
 typedef struct ll_job {
-    const float *x, *out;      /* the chunk (b x D); the decoder outputs (s b x D) */
+    const float *out;          /* the decoder outputs (s b x D) */
     const double *nll;         /* (s b) the likelihood, or NULL: the Bernoulli product */
     const float *z, *eps, *log_sigma; /* (s b x L) twice, (b x L) */
     const vae_bce_clamp *clamp;
     int renorm;
+    const uint8_t *ones;       /* (b x vae_bce_ones_bytes(D)) the pixels at 1 */
     const int *grey_col, *grey_at; /* row r's grey pixels: columns grey_at[r] .. grey_at[r + 1] */
     const float *grey_t;
     double *best, *sum;        /* (b) the running log-sum-exp: sum of exp(log w - best) */
@@ -682,8 +683,9 @@ static void ll_rows(void *arg, int part)
             const size_t row = (size_t)t * j->b + r;
             /* log w = log p(x|z) + log p(z) - log q(z|x); the 2 pi terms cancel */
             double lw = j->nll ? -j->nll[row]
-                               : -vae_bce_product_nll(j->x + (size_t)r * D, j->out + row * D, D,
-                                                      j->clamp, j->renorm, j->grey_col + j->grey_at[r],
+                               : -vae_bce_product_nll(j->ones + (size_t)r * vae_bce_ones_bytes(D),
+                                                      j->out + row * D, D, j->clamp, j->renorm,
+                                                      j->grey_col + j->grey_at[r],
                                                       j->grey_t + j->grey_at[r],
                                                       j->grey_at[r + 1] - j->grey_at[r]);
             for (int q = 0; q < L; q++) {
@@ -732,11 +734,12 @@ int vae_log_likelihood(vae_model *m, const vae_dataset *data, int k, double *mea
     double *best = malloc((size_t)chunk * sizeof *best), *sum = malloc((size_t)chunk * sizeof *sum);
     double *nll = product ? NULL : malloc((size_t)S * chunk * sizeof *nll);
     float *eps = malloc(SBL * sizeof *eps), *z = malloc(SBL * sizeof *z);
+    uint8_t *ones = product ? malloc((size_t)chunk * vae_bce_ones_bytes(D)) : NULL;
     int *grey_col = product ? malloc((size_t)chunk * (D + 7) * sizeof *grey_col) : NULL;
     int *grey_at = product ? malloc(((size_t)chunk + 1) * sizeof *grey_at) : NULL;
     float *grey_t = product ? malloc((size_t)chunk * (D + 7) * sizeof *grey_t) : NULL;
     int rc = VAE_OK;
-    if (!best || !sum || !eps || !z || (product ? !grey_col || !grey_at || !grey_t : !nll))
+    if (!best || !sum || !eps || !z || (product ? !ones || !grey_col || !grey_at || !grey_t : !nll))
         rc = vae_fail(err, "log p(x): out of memory");
     const int renorm = product ? vae_bce_renorm_blocks(&clamp) : 0;
     double total = 0;
@@ -746,9 +749,11 @@ int vae_log_likelihood(vae_model *m, const vae_dataset *data, int k, double *mea
         vae_dataset_read(data, NULL, start, b, m->xbatch, &bin);
         if ((rc = encode_rows(m, x, b, 0, err))) break;
         for (int r = 0; r < b; r++) best[r] = -INFINITY, sum[r] = 0;
-        if (product) /* the rows' grey pixels, one list after another */
+        if (product) /* each row's pixels at 1; the grey ones, one list after another */
             for (int r = 0, at = grey_at[0] = 0; r < b; r++)
-                grey_at[r + 1] = at += vae_bce_grey(x + (size_t)r * D, D, grey_col + at, grey_t + at);
+                grey_at[r + 1] = at += vae_bce_prepare(x + (size_t)r * D, D,
+                                                       ones + (size_t)r * vae_bce_ones_bytes(D),
+                                                       grey_col + at, grey_t + at);
         for (int j0 = 0; j0 < k && rc == VAE_OK; j0 += S) {
             const int s = k - j0 < S ? k - j0 : S;
             vae_reparam_forward(enc_mu(m), m->sigma, b, L, s, &rng, eps, z);
@@ -756,8 +761,8 @@ int vae_log_likelihood(vae_model *m, const vae_dataset *data, int k, double *mea
             if (!product && (rc = vae_likelihood_eval(&la, x, b, dec_mean(m), dec_logvar(m), s * b,
                                                       D, nll, NULL, NULL, 0, NULL, err)))
                 break;
-            ll_job lj = { x, dec_mean(m), nll, z, eps, m->log_sigma, &clamp, renorm, grey_col,
-                          grey_at, grey_t, best, sum, b, s, D, L, 1 };
+            ll_job lj = { dec_mean(m), nll, z, eps, m->log_sigma, &clamp, renorm, ones,
+                          grey_col, grey_at, grey_t, best, sum, b, s, D, L, 1 };
             lj.parts = ll_parts(la.backend, b, s * (D + L));
             if (lj.parts > 1) vae_pool_run(lj.parts, ll_rows, &lj);
             else ll_rows(&lj, 0);
@@ -780,6 +785,7 @@ int vae_log_likelihood(vae_model *m, const vae_dataset *data, int k, double *mea
     free(nll);
     free(eps);
     free(z);
+    free(ones);
     free(grey_col);
     free(grey_at);
     free(grey_t);

@@ -34,15 +34,15 @@ int vae_bce_renorm_blocks(const vae_bce_clamp *c)
     return 1;
 }
 
-int vae_bce_grey(const float *x, int D, int *col, float *t)
+int vae_bce_prepare(const float *x, int D, uint8_t *ones, int *col, float *t)
 {
-    (void)x, (void)D, (void)col, (void)t;
+    (void)x, (void)D, (void)ones, (void)col, (void)t;
     return 0;
 }
 
-double vae_bce_product_nll(const float *x, const float *p, int D, const vae_bce_clamp *c,
+double vae_bce_product_nll(const uint8_t *ones, const float *p, int D, const vae_bce_clamp *c,
                            int renorm, const int *grey_col, const float *grey_t, int n_grey)
 {
-    (void)x, (void)p, (void)D, (void)c, (void)renorm, (void)grey_col, (void)grey_t, (void)n_grey;
+    (void)ones, (void)p, (void)D, (void)c, (void)renorm, (void)grey_col, (void)grey_t, (void)n_grey;
     return NAN;
 }
