@@ -24,7 +24,7 @@ void vae_head_sigma(vae_head h, const float *raw, float shared_raw, int n, float
 
 /* The reparameterised sample of K draws per row, mu and sigma (B x L):
  * z[k B L + i] = mu[i] + sigma[i] * eps[k B L + i], eps ~ N(0, I) drawn from rng
- * in that order (eps and z are (K B x L)). */
+ * in that order (eps and z are (K B x L)), by vae_rng_normals. */
 void vae_reparam_forward(const float *mu, const float *sigma, int B, int L, int K, vae_rng *rng,
                          float *eps, float *z);
 /* Its backward: dz/dmu = 1 and dz/dsigma = eps, summed over the K draws and

@@ -4,6 +4,7 @@
 #ifndef VAE_RNG_H
 #define VAE_RNG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct vae_rng {
@@ -16,6 +17,16 @@ typedef struct vae_rng {
 void vae_rng_seed(vae_rng *r, uint64_t seed, uint64_t stream);
 double vae_rng_uniform(vae_rng *r);          /* in [0, 1) with 53 random bits */
 float vae_rng_normal(vae_rng *r);            /* standard normal */
+/* The Box-Muller transform vae_rng_normal applies to two consecutive 64-bit draws
+ * a, b: *first is the normal it returns, *second the spare it keeps for its next
+ * call; and the same for many pairs, out[2k], out[2k + 1] from a[k], b[k]. */
+void vae_rng_box_muller(uint64_t a, uint64_t b, float *first, float *second);
+void vae_rng_box_muller_many(const uint64_t *a, const uint64_t *b, size_t pairs, float *out);
+/* n normals into out: the very values (bit for bit) n calls of vae_rng_normal
+ * return, leaving r as they would, about five times faster on a CPU with AVX2 and
+ * FMA (the transforms four pairs at a time in vectors; rng.c says why the floats
+ * are the same). */
+void vae_rng_normals(vae_rng *r, float *out, size_t n);
 uint32_t vae_rng_below(vae_rng *r, uint32_t n); /* uniform in [0, n), unbiased */
 void vae_rng_shuffle(vae_rng *r, int *a, int n);
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../backends/pool.h"
 #include "../harness/layer.h"
 #include "../harness/likelihood.h"
 #include "../harness/mat.h"
@@ -257,6 +258,63 @@ static void test_likelihood_values(void)
           strstr(err.msg, "row 1"), "NaN output is reported with its row");
 }
 
+/* The Bernoulli likelihood as one product per row (pool.h, for log p(x)) against
+ * the reference loop: rows of zeros, ones and grey values, widths around the
+ * vector width, outputs at and past the clamps (0, 1, NaN), three clamps. */
+static void test_bernoulli_product(void)
+{
+    const vae_bce_clamp probe = vae_bce_clamp_for(1e-7f);
+    if (!vae_bce_product_usable(&probe)) {
+        printf("# no AVX2 here: the product is not used\n");
+        return;
+    }
+    static const int widths[] = { 1, 7, 8, 9, 15, 16, 17, 33, 100, 784 };
+    static const float clamps[] = { 1e-7f, 1e-3f, 0.2f };
+    double worst = 0;
+    vae_rng g;
+    vae_rng_seed(&g, 8, 2);
+    for (size_t ci = 0; ci < sizeof clamps / sizeof clamps[0]; ci++) {
+        const vae_bce_clamp c = vae_bce_clamp_for(clamps[ci]);
+        const int renorm = vae_bce_renorm_blocks(&c);
+        CHECK(vae_bce_product_usable(&c) && renorm >= 1, "clamp %g: usable, renorm %d", clamps[ci], renorm);
+        const vae_lik_args a = { VAE_LIK_BERNOULLI, NULL, clamps[ci], 1.0f, 0.0f, NULL };
+        for (size_t wi = 0; wi < sizeof widths / sizeof widths[0]; wi++)
+            for (int kind = 0; kind < 4; kind++) { /* mixed, all binary, all grey, all one */
+                const int D = widths[wi];
+                float *x = malloc((size_t)D * sizeof *x), *p = malloc((size_t)D * sizeof *p),
+                      *t = malloc((size_t)(D + 7) * sizeof *t);
+                int *col = malloc((size_t)(D + 7) * sizeof *col);
+                uint8_t *ones = malloc((size_t)vae_bce_ones_bytes(D));
+                for (int j = 0; j < D; j++) {
+                    const double u = vae_rng_uniform(&g), v = vae_rng_uniform(&g);
+                    x[j] = kind == 3 ? 1.0f
+                         : kind == 2 || (kind == 0 && u > 0.7) ? (float)vae_rng_uniform(&g)
+                         : u < 0.5 ? 0.0f : 1.0f;
+                    p[j] = v < 0.05 ? 0.0f : v < 0.1 ? 1.0f : v < 0.12 ? NAN : v < 0.15 ? 1e-9f
+                         : v < 0.17 ? c.keep_lo : v < 0.19 ? c.keep_hi : (float)vae_rng_uniform(&g);
+                }
+                double want, got;
+                vae_error err;
+                CHECK(vae_likelihood_eval(&a, x, 1, p, NULL, 1, D, &want, NULL, NULL, 0, NULL, &err) ==
+                      VAE_OK, "reference: %s", err.msg);
+                const int n = vae_bce_prepare(x, D, ones, col, t);
+                /* the reference's float logs: relative 1e-7 (every term has one sign);
+                 * the product's float lanes: about 6e-8 nats a factor */
+                const double tol = 1e-7 * fabs(want) + 1e-7 * sqrt((double)D);
+                for (int lanes = 8; lanes <= 16; lanes += 8) {
+                    got = lanes == 8 ? vae_bce_product_nll8(ones, p, D, &c, renorm, col, t, n)
+                                     : vae_bce_product_nll(ones, p, D, &c, renorm, col, t, n);
+                    if (fabs(got - want) / tol > worst) worst = fabs(got - want) / tol;
+                    CHECK(fabs(got - want) <= tol,
+                          "clamp %g, D %d, kind %d, %s: product %.12g vs loop %.12g", clamps[ci], D,
+                          kind, lanes == 8 ? "8 lanes" : "widest", got, want);
+                }
+                free(x); free(p); free(t); free(col); free(ones);
+            }
+    }
+    printf("# the product's largest difference from the loop: %.2f of the tolerance\n", worst);
+}
+
 /* ---------- posterior heads and KL ---------- */
 
 typedef struct kl_ctx {
@@ -317,6 +375,64 @@ static void test_posterior_gradients(void)
     CHECK(fabsf(log1pf(expf(vae_softplus_inverse(1e-6f))) - 1e-6f) < 1e-10f, "softplus inverse at 1e-6");
 }
 
+/* Normals in bulk (vae_rng_normals, and so vae_reparam_forward): bit for bit the
+ * values of one vae_rng_normal call each, in pieces of every parity (a spare in
+ * hand before and after), the stream left as the calls leave it; and the vector
+ * transform against the scalar one at the edges of its ranges (u1 = 1 and 2^-53,
+ * angles at and next to multiples of pi/2). */
+static void test_normals_in_bulk(void)
+{
+    enum { N = 1 << 20 };
+    float *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y);
+    vae_rng a, b;
+    vae_rng_seed(&a, 12, 4);
+    b = a;
+    for (int i = 0; i < N; i++) x[i] = vae_rng_normal(&a);
+    for (int i = 0, step = 1; i < N; i += step, step = step * 7 % 1009 + 1)
+        vae_rng_normals(&b, y + i, (size_t)(step < N - i ? step : N - i));
+    const float na = vae_rng_normal(&a), nb = vae_rng_normal(&b);
+    CHECK(memcmp(x, y, N * sizeof *x) == 0 && memcmp(&na, &nb, sizeof na) == 0,
+          "vae_rng_normals differs from vae_rng_normal calls");
+    /* vae_reparam_forward: z from the same normals */
+    enum { B = 7, L = 3, K = 5 };
+    float mu[B * L], sg[B * L], eps[K * B * L], z[K * B * L];
+    fill_uniform(mu, B * L, -1, 1, 61);
+    fill_uniform(sg, B * L, 0.1f, 2, 62);
+    vae_rng_seed(&a, 9, 3);
+    vae_rng_normal(&a); /* a spare in hand */
+    b = a;
+    vae_reparam_forward(mu, sg, B, L, K, &a, eps, z);
+    int same = 1;
+    for (int k = 0; k < K; k++)
+        for (int i = 0; i < B * L; i++) {
+            const float e = vae_rng_normal(&b), zz = mu[i] + sg[i] * e;
+            same = same && !memcmp(&e, &eps[k * B * L + i], sizeof e) &&
+                   !memcmp(&zz, &z[k * B * L + i], sizeof zz);
+        }
+    CHECK(same, "vae_reparam_forward: not one vae_rng_normal per value");
+    /* the edges, 4 lanes at a time plus a scalar tail */
+    enum { P = 4 * 5 * 9 + 3 };
+    uint64_t ua[P], ub[P];
+    float v[2 * P];
+    const uint64_t ks[] = { 0, 1, 2, (1ULL << 53) - 1 };
+    for (int i = 0; i < P; i++) {
+        ua[i] = ks[i % 4] << 11 | (uint64_t)(i * 97 % 2048); /* the low 11 bits are dropped */
+        const uint64_t quarter = (uint64_t)(i / 4 % 5) << 51; /* 2 pi u2 = q pi / 2 */
+        ub[i] = (quarter + (uint64_t)(i / 20) - 4) << 11;
+        if (i / 4 % 5 == 0 && i / 20 < 4) ub[i] = (uint64_t)(i / 20) << 11; /* no wrap below 0 */
+    }
+    vae_rng_box_muller_many(ua, ub, P, v);
+    int edges = 1;
+    for (int i = 0; i < P; i++) {
+        float f, s;
+        vae_rng_box_muller(ua[i], ub[i], &f, &s);
+        edges = edges && !memcmp(&f, &v[2 * i], sizeof f) && !memcmp(&s, &v[2 * i + 1], sizeof s);
+    }
+    CHECK(edges, "the vector Box-Muller differs at the edges of its ranges");
+    free(x);
+    free(y);
+}
+
 /* ---------- Adam and the RNG ---------- */
 
 static void test_adam_reference(void)
@@ -368,7 +484,10 @@ const test_case layer_tests[] = {
     { "activation reference values", test_activation_values },
     { "likelihood gradients, every likelihood", test_likelihood_gradients },
     { "likelihood values and normalisers", test_likelihood_values },
+    { "Bernoulli likelihood as a product (log p(x)) against the loop", test_bernoulli_product },
     { "posterior heads and KL gradients", test_posterior_gradients },
+    { "normals in bulk and the reparameterised sample: vae_rng_normal's, bit for bit",
+      test_normals_in_bulk },
     { "adam reference step", test_adam_reference },
     { "rng streams", test_rng },
     { NULL, NULL }

@@ -417,6 +417,159 @@ static void test_iwae_bounds_elbo(void)
     vae_mat_free(T);
 }
 
+/* ---------- log p(x) against a plain reference ---------- */
+
+/* The importance-weighted estimate the plain way: one sample at a time from the
+ * evaluation stream (chunks of 500 rows, as the model reads them), decoded by
+ * vae_decode, the Bernoulli likelihood with double logs, each row's log-mean-exp
+ * over its k weights at the end. */
+static double logpx_reference(vae_model *m, const vae_mat *X, int k)
+{
+    const vae_config *c = vae_model_config(m);
+    const int n = X->rows, D = X->cols, L = c->latent, chunk = 500;
+    const double lo = c->clamp_eps, hi = 1.0 - c->clamp_eps;
+    vae_rng rng;
+    vae_rng_seed(&rng, c->seed, VAE_STREAM_EVAL);
+    vae_error err;
+    double total = 0;
+    for (int start = 0; start < n; start += chunk) {
+        const int b = n - start < chunk ? n - start : chunk;
+        vae_mat *xs = vae_mat_new(b, D), *mu = vae_mat_new(b, L), *sg = vae_mat_new(b, L),
+                *z = vae_mat_new(b, L), *p = vae_mat_new(b, D);
+        float *eps = malloc((size_t)b * L * sizeof *eps);
+        double *lw = malloc((size_t)b * k * sizeof *lw);
+        memcpy(xs->v, X->v + (size_t)start * D, (size_t)b * D * sizeof(float));
+        CHECK(vae_encode(m, AS_DATA(xs), mu, sg, &err) == VAE_OK, "encode: %s", err.msg);
+        for (int j = 0; j < k; j++) {
+            for (int i = 0; i < b * L; i++) {
+                eps[i] = vae_rng_normal(&rng);
+                z->v[i] = mu->v[i] + sg->v[i] * eps[i];
+            }
+            CHECK(vae_decode(m, z, p, &err) == VAE_OK, "decode: %s", err.msg);
+            for (int r = 0; r < b; r++) {
+                double w = 0;
+                for (int q = 0; q < D; q++) {
+                    double pq = p->v[(size_t)r * D + q], t = xs->v[(size_t)r * D + q];
+                    if (!(pq >= lo && pq <= hi)) pq = pq < lo ? lo : hi;
+                    w += t * log(pq) + (1 - t) * log(1 - pq);
+                }
+                for (int q = 0; q < L; q++) {
+                    const int i = r * L + q;
+                    w += -0.5 * z->v[i] * z->v[i] + 0.5 * eps[i] * eps[i] + log(sg->v[i]);
+                }
+                lw[(size_t)r * k + j] = w;
+            }
+        }
+        for (int r = 0; r < b; r++) {
+            double top = -INFINITY, sum = 0;
+            for (int j = 0; j < k; j++) top = fmax(top, lw[(size_t)r * k + j]);
+            for (int j = 0; j < k; j++) sum += exp(lw[(size_t)r * k + j] - top);
+            total += top + log(sum / k);
+        }
+        free(eps);
+        free(lw);
+        vae_mat_free(xs);
+        vae_mat_free(mu);
+        vae_mat_free(sg);
+        vae_mat_free(z);
+        vae_mat_free(p);
+    }
+    return total / n;
+}
+
+/* Decodes the same latents with 1 and 3 threads: 1 when the backend's products
+ * give the same bits (then log p(x) must too). */
+static int decode_thread_independent(vae_model *m, int rows)
+{
+    const int L = vae_model_config(m)->latent, D = vae_model_config(m)->input;
+    vae_mat *z = vae_mat_new(rows, L), *a = vae_mat_new(rows, D), *b = vae_mat_new(rows, D);
+    fill_uniform(z->v, (size_t)rows * L, -2, 2, 17);
+    vae_error err;
+    vae_set_threads(1);
+    int ok = vae_decode(m, z, a, &err) == VAE_OK;
+    vae_set_threads(3);
+    ok = ok && vae_decode(m, z, b, &err) == VAE_OK;
+    ok = ok && memcmp(a->v, b->v, (size_t)rows * D * sizeof(float)) == 0;
+    vae_mat_free(z);
+    vae_mat_free(a);
+    vae_mat_free(b);
+    return ok;
+}
+
+/* 1003 rows (chunks of 500, 500 and 3: an odd b L, so a chunk's samples start on the
+ * normal the last one left), 100 pixels of 0, 1 and grey values, k = 10 (stacks of
+ * 4, 4 and 2), a trained decoder with some outputs pushed past the clamp. */
+static void test_logpx_reference(void)
+{
+    enum { N = 1003, D = 100, K = 10 };
+    vae_mat *X = vae_mat_new(N, D);
+    vae_rng g;
+    vae_rng_seed(&g, 5, 1);
+    for (int i = 0; i < N * D; i++) {
+        double u = vae_rng_uniform(&g);
+        X->v[i] = u < 0.55 ? 0.0f : u < 0.65 ? 1.0f : (float)vae_rng_uniform(&g);
+    }
+    vae_config c;
+    config_from(&c, "input=100 latent=5 hidden=32 activation=relu likelihood=bernoulli "
+                    "output=sigmoid seed=4");
+    vae_error err;
+    vae_model *ref = vae_model_new(&c, &err);
+    CHECK(ref != NULL, "%s", err.msg);
+    if (!ref) {
+        vae_mat_free(X);
+        return;
+    }
+    vae_train_opts o;
+    vae_train_opts_default(&o);
+    o.epochs = 3;
+    CHECK(fit_log(ref, AS_DATA(X), &o, NULL, NULL, &err) == VAE_OK, "fit: %s", err.msg);
+    size_t np, sizes[16];
+    float *params = vae_model_params(ref, &np);
+    int nb = vae_model_layout(ref, sizes, 16);
+    float *bias = params + np - D; /* the decoder's output layer ends the arena */
+    CHECK(nb == 5 && sizes[nb - 1] == (size_t)32 * D + D, "layout");
+    for (int q = 0; q < D; q += 7) bias[q] = q % 2 ? 40.0f : -40.0f; /* p = 1 and p < 1e-7 */
+    for (int i = 0; i < vae_backend_count(); i++) {
+        const vae_backend *be = vae_backend_at(i);
+        char why[128];
+        if (!vae_backend_usable(be, why, sizeof why)) continue;
+        c.backend = be;
+        vae_model *m = vae_model_new(&c, &err);
+        CHECK(m != NULL, "%s: %s", be->name, err.msg);
+        if (!m) continue;
+        memcpy(vae_model_params(m, NULL), params, np * sizeof *params);
+        double v2, v1, v3;
+        vae_set_threads(2);
+        const double want = logpx_reference(m, X, K);
+        CHECK(vae_log_likelihood(m, AS_DATA(X), K, &v2, NULL, NULL, &err) == VAE_OK, "%s: %s",
+              be->name, err.msg);
+        printf("# log p(x) on %s: %.12g, the plain reference %.12g (difference %.2g)\n", be->name,
+               v2, want, v2 - want);
+        /* every pixel's term is <= 0, so float logs (relative error about 6e-8) keep
+         * the sum within that relative error; the product's float lanes add about
+         * 6e-8 nats a factor at worst. Decoding 2000 rows at once may round apart
+         * from 500 at a time, by far less. */
+        CHECK(fabs(v2 - want) <= 1e-7 * fabs(want), "%s: log p(x) %.12g vs the reference %.12g",
+              be->name, v2, want);
+        vae_set_threads(1);
+        CHECK(vae_log_likelihood(m, AS_DATA(X), K, &v1, NULL, NULL, &err) == VAE_OK, "%s", err.msg);
+        vae_set_threads(3);
+        CHECK(vae_log_likelihood(m, AS_DATA(X), K, &v3, NULL, NULL, &err) == VAE_OK, "%s", err.msg);
+        if (decode_thread_independent(m, 4 * 500)) {
+            CHECK(v1 == v2 && v2 == v3, "%s: log p(x) with 1, 2, 3 threads: %.17g %.17g %.17g",
+                  be->name, v1, v2, v3);
+        } else { /* the backend's products round by the thread count; the rest must not add more */
+            printf("# %s: its products depend on the thread count (log p(x) %.17g, %.17g, %.17g)\n",
+                   be->name, v1, v2, v3);
+            CHECK(fabs(v1 - v3) <= 1e-7 * fabs(v1), "%s: %.17g vs %.17g", be->name, v1, v3);
+        }
+        vae_model_free(m);
+    }
+    vae_set_threads(0);
+    vae_model_free(ref);
+    vae_mat_free(X);
+}
+
 static void test_errors(void)
 {
     vae_config c;
@@ -732,6 +885,8 @@ const test_case model_tests[] = {
     { "KL off reconstructs the s-curve better (Keras s-curve notebook)", test_kl_off_reconstructs_better },
     { "same seed, same numbers", test_determinism },
     { "importance-weighted log p(x) bounds", test_iwae_bounds_elbo },
+    { "log p(x) matches a one-sample-at-a-time reference on every backend, whatever the threads",
+      test_logpx_reference },
     { "errors name the field, row or step", test_errors },
     { "s-curve data", test_scurve_data },
     { "KL weight and warm-up", test_kl_warmup },
