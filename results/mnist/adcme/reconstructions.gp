@@ -6,10 +6,10 @@
 # epochs: 100
 # logpx: importance-weighted estimate with the Bernoulli mass on grey values: comparable with other BCE-based reports, but not a normalised density on [0,1] (use --binarize dynamic or --likelihood cbernoulli for one)
 # loss: nats per image: reconstruction summed over the 784 pixels + KL, averaged over images
-# model: input=784 latent=20 hidden=500,500 activation=elu,tanh mean_hidden= mean_activation= var_hidden= var_activation= decoder_hidden=500,500 decoder_activation=tanh,elu decoder_mean_hidden= decoder_mean_activation= decoder_var_hidden= decoder_var_activation= output=sigmoid head=softplus likelihood=bernoulli noise_var=1 noise_per_feature=false posterior_var=1e-06 clamp=1e-07 kl=true beta=1 warmup=0 free_bits=0 dropout=0.1 decoder_dropout=0.1 samples=1 init=xavier init_magnitude=3 backend=avx2 seed=1
+# model: input=784 latent=20 hidden=500,500 activation=elu,tanh mean_hidden= mean_activation= var_hidden= var_activation= decoder_hidden=500,500 decoder_activation=tanh,elu decoder_mean_hidden= decoder_mean_activation= decoder_var_hidden= decoder_var_activation= output=sigmoid head=softplus likelihood=bernoulli noise_var=1 noise_per_feature=false posterior_var=1e-06 clamp=1e-07 kl=true beta=1 warmup=0 free_bits=0 dropout=0.1 decoder_dropout=0.1 samples=1 init=xavier init_magnitude=3 backend=avx2 precision=fp32 seed=1
 # validation: the 10000 test images
-# date: 2026-12-01T23:57:37Z
-# git revision: 3dce8a0 (dirty)
+# date: 2026-12-02T02:18:00Z
+# git revision: 992296d (dirty)
 # cpu: AMD EPYC
 # host: 2 cores; flags sse4_2 avx avx2 fma avx512f avx512bw avx512_bf16
 # drawn by experiments/lib/plot.lua; redraw with: gnuplot reconstructions.gp

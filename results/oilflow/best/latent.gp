@@ -6,11 +6,11 @@
 # epochs: 10000
 # knn: leave-one-out 1-nearest-neighbour error count, Euclidean; test: test points against the training points
 # loss: -ELBO per point in nats (Gaussian likelihood with the learned noise variance), full batch: an epoch is one iteration
-# model: input=12 latent=2 hidden=50,50 activation=tanh,tanh mean_hidden= mean_activation= var_hidden= var_activation= decoder_hidden=50,50 decoder_activation=tanh,tanh decoder_mean_hidden= decoder_mean_activation= decoder_var_hidden= decoder_var_activation= output=linear head=shared likelihood=gaussian_learned noise_var=0.01 noise_per_feature=false posterior_var=1e-06 clamp=1e-07 kl=true beta=1 warmup=0 free_bits=0 dropout=0 decoder_dropout=0 samples=3 init=xavier init_magnitude=3 backend=avx2 seed=1
+# model: input=12 latent=2 hidden=50,50 activation=tanh,tanh mean_hidden= mean_activation= var_hidden= var_activation= decoder_hidden=50,50 decoder_activation=tanh,tanh decoder_mean_hidden= decoder_mean_activation= decoder_var_hidden= decoder_var_activation= output=linear head=shared likelihood=gaussian_learned noise_var=0.01 noise_per_feature=false posterior_var=1e-06 clamp=1e-07 kl=true beta=1 warmup=0 free_bits=0 dropout=0 decoder_dropout=0 samples=3 init=xavier init_magnitude=3 backend=avx2 precision=fp32 seed=1
 # seeds: seeds 1..10 (seeds.tsv); the other tables and the charts are seed 1's; wall_seconds covers every seed
 # validation: none (the yardstick is the 1-NN error count)
-# date: 2026-12-01T23:41:43Z
-# git revision: 3dce8a0 (dirty)
+# date: 2026-12-02T02:22:37Z
+# git revision: 992296d (dirty)
 # cpu: AMD EPYC
 # host: 2 cores; flags sse4_2 avx avx2 fma avx512f avx512bw avx512_bf16
 # drawn by experiments/lib/plot.lua; redraw with: gnuplot latent.gp

@@ -4,10 +4,10 @@
 # seed: 1
 # epochs: 500
 # loss: per example, averaged over the batch; bernoulli is the summed binary cross-entropy
-# model: input=2 latent=1 hidden=100 activation=relu mean_hidden= mean_activation= var_hidden= var_activation= decoder_hidden=100 decoder_activation=relu decoder_mean_hidden= decoder_mean_activation= decoder_var_hidden= decoder_var_activation= output=sigmoid head=logvar likelihood=bernoulli noise_var=1 noise_per_feature=false posterior_var=1e-06 clamp=1e-07 kl=true beta=1 warmup=0 free_bits=0 dropout=0.2 decoder_dropout=0.2 samples=1 init=xavier init_magnitude=3 backend=naive seed=1
+# model: input=2 latent=1 hidden=100 activation=relu mean_hidden= mean_activation= var_hidden= var_activation= decoder_hidden=100 decoder_activation=relu decoder_mean_hidden= decoder_mean_activation= decoder_var_hidden= decoder_var_activation= output=sigmoid head=logvar likelihood=bernoulli noise_var=1 noise_per_feature=false posterior_var=1e-06 clamp=1e-07 kl=true beta=1 warmup=0 free_bits=0 dropout=0.2 decoder_dropout=0.2 samples=1 init=xavier init_magnitude=3 backend=naive precision=fp32 seed=1
 # validation: the training set (300 points)
-# date: 2026-12-01T23:37:46Z
-# git revision: 3dce8a0
+# date: 2026-12-02T01:56:45Z
+# git revision: 992296d (dirty)
 # cpu: AMD EPYC
 # host: 2 cores; flags sse4_2 avx avx2 fma avx512f avx512bw avx512_bf16
 # drawn by experiments/lib/plot.lua; redraw with: gnuplot embedding.gp
